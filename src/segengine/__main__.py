@@ -1,0 +1,5 @@
+"""Allow `python -m segengine`."""
+
+from segengine.cli import main
+
+main()
