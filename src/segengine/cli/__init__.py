@@ -210,7 +210,8 @@ def main() -> None:
 
 # Each area registers its commands on `cli` (one module per area keeps files small).
 from segengine.cli import (  # noqa: E402,F401
-    data_commands,
+    generate_commands,
+    ingest_commands,
     model_commands,
     run_commands,
     sync_commands,

@@ -1,4 +1,4 @@
-"""CLI commands: data."""
+"""CLI commands: ingest."""
 
 from __future__ import annotations
 

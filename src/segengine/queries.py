@@ -1,0 +1,123 @@
+"""Load and run the SQL models in `queries/` on DuckDB.
+
+Conventions every model follows (so it also runs inside Snowflake, design §9):
+- one SELECT per file, named `<table>.sql`, header comment with grain, parameters and columns;
+- reads the lake only through the relations `transactions` and `customers` (views created here
+  over the Parquet lake) and earlier models by their table names;
+- values enter only as named parameters (`$as_of`, ...), never by string formatting.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from segengine.errors import QueryError
+from segengine.lake import Layout
+from segengine.schemas import CUSTOMERS, TRANSACTIONS
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+
+
+def queries_dir() -> Path:
+    """`queries/` from a source checkout, else the copy shipped inside the wheel."""
+    checkout = Path(__file__).resolve().parents[2] / "queries"
+    if checkout.is_dir():
+        return checkout
+    return Path(str(resources.files("segengine") / "queries"))
+
+
+@cache
+def load_sql(name: str) -> str:
+    """The text of queries/<name>.sql."""
+    if not _IDENT.match(name):
+        raise QueryError(f"invalid model name {name!r}")
+    path = queries_dir() / f"{name}.sql"
+    if not path.is_file():
+        raise QueryError(f"model {name} not found: expected {path}")
+    return path.read_text()
+
+
+def model_names() -> list[str]:
+    """Every model in queries/, sorted."""
+    return sorted(p.stem for p in queries_dir().glob("*.sql"))
+
+
+def parameters_of(sql: str) -> set[str]:
+    """Named parameters a model uses (`$as_of` -> "as_of")."""
+    return set(_PARAM.findall(_strip_comments(sql)))
+
+
+def _strip_comments(sql: str) -> str:
+    return re.sub(r"--[^\n]*", "", sql)
+
+
+def _sql_literal_path(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def attach_lake(con: duckdb.DuckDBPyConnection, layout: Layout) -> None:
+    """Create `transactions` and `customers` views over the lake with the contract's types."""
+    files = layout.partition_files()
+    if files:
+        file_list = ", ".join(_sql_literal_path(f) for f in files)
+        cols = ", ".join(f"CAST({c} AS {_duck_type(t)}) AS {c}" for c, t in TRANSACTIONS.items())
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW transactions AS SELECT {cols} "
+            f"FROM read_parquet([{file_list}], hive_partitioning = false)"
+        )
+    else:
+        _empty_view(con, "transactions", TRANSACTIONS)
+    if layout.customers_file.exists():
+        cols = ", ".join(f"CAST({c} AS {_duck_type(t)}) AS {c}" for c, t in CUSTOMERS.items())
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW customers AS SELECT {cols} "
+            f"FROM read_parquet({_sql_literal_path(layout.customers_file)})"
+        )
+    else:
+        _empty_view(con, "customers", CUSTOMERS)
+
+
+def register_frames(con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame]) -> None:
+    """Expose in-memory frames (tests, Polars stage outputs) as views with the given names."""
+    for name, frame in frames.items():
+        con.register(name, frame.to_arrow())
+
+
+def _empty_view(con: duckdb.DuckDBPyConnection, name: str, schema: dict[str, Any]) -> None:
+    cols = ", ".join(f"CAST(NULL AS {_duck_type(t)}) AS {c}" for c, t in schema.items())
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {cols} WHERE FALSE")
+
+
+def _duck_type(dtype: Any) -> str:
+    if isinstance(dtype, pl.Decimal):
+        return f"DECIMAL({dtype.precision}, {dtype.scale})"
+    return {
+        pl.String: "VARCHAR", pl.Date: "DATE", pl.Int32: "INTEGER", pl.Int64: "BIGINT",
+        pl.Float64: "DOUBLE", pl.Boolean: "BOOLEAN",
+    }[type(dtype)]
+
+
+def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any],
+              *, materialize: bool = True) -> pl.DataFrame:
+    """Run queries/<name>.sql with its parameters; optionally keep it as temp table <name>."""
+    sql = load_sql(name)
+    wanted = parameters_of(sql)
+    missing = wanted - params.keys()
+    if missing:
+        raise QueryError(f"model {name} needs parameter(s) {', '.join(sorted(missing))}")
+    bound = {k: v for k, v in params.items() if k in wanted}
+    try:
+        if materialize:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", bound)
+            return con.sql(f"SELECT * FROM {name}").pl()
+        return con.sql(sql, params=bound).pl()
+    except duckdb.Error as exc:
+        raise QueryError(f"model queries/{name}.sql failed: {exc}") from exc
