@@ -1,0 +1,187 @@
+"""The `run` pipeline: orders the stages, times them, gates quality and publishes atomically.
+
+Stages compute every output table in an in-memory DuckDB over the Parquet lake (SQL models in
+queries/) plus Polars/scikit-learn steps; only when all stages and the quality gate succeed are
+the tables published (publish.py). `build_tables` is the pure-ish core used by tests on frames.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from segengine import publish
+from segengine.config import Settings
+from segengine.errors import QualityError
+from segengine.lake import Layout, data_dir_lock, latest_transaction_date, scan_transactions
+from segengine.quality import CheckResult, errors, recompute_sample, run_checks
+from segengine.queries import attach_lake, register_frames, run_model
+from segengine.segments import segment_params
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class StageTimer:
+    """Collects (stage, seconds, rows) and reports each stage as it ends."""
+
+    log: Log
+    stages: list[dict[str, Any]] = field(default_factory=list)
+
+    def run(self, name: str, func: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+        start = time.perf_counter()
+        frame = func()
+        seconds = time.perf_counter() - start
+        self.stages.append({"stage": name, "seconds": round(seconds, 4), "rows": frame.height})
+        self.log(f"  {name:<30} {frame.height:>10,} rows  {seconds:6.2f} s")
+        return frame
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run produced: the date, ids, row counts, stage timings and quality results."""
+
+    as_of: date
+    run_id: str
+    manifest_path: Path
+    row_counts: dict[str, int]
+    stages: list[dict[str, Any]]
+    checks: list[CheckResult]
+    segment_summary: pl.DataFrame
+
+
+EMPTY_FEATURES: dict[str, dict[str, pl.DataType]] = {
+    "customer_rfm": {"customer_id": pl.String(), "r_score": pl.Int32(), "f_score": pl.Int32(),
+                     "m_score": pl.Int32(), "segment": pl.String()},
+    "customer_clusters": {"customer_id": pl.String(), "cluster_id": pl.Int32(),
+                          "cluster_name": pl.String()},
+    "ml_segments": {"customer_id": pl.String(), "ml_segment_id": pl.String(),
+                    "ml_segment_name": pl.String()},
+    "churn_scores": {"customer_id": pl.String(), "churn_risk_score": pl.Float64()},
+}
+"""Schemas of the optional feature relations customer_360_profile joins."""
+
+
+def calendar_months(first: date, last: date) -> pl.DataFrame:
+    """One row per first-of-month date from first's month to last's month."""
+    return pl.DataFrame({"month": pl.date_range(first.replace(day=1), last.replace(day=1),
+                                                interval="1mo", eager=True)})
+
+
+def build_tables(con: duckdb.DuckDBPyConnection, *, as_of: date, settings: Settings,
+                 segmented_at: datetime, timer: StageTimer,
+                 ml_segments: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
+    """Compute every output table on a connection exposing `transactions` and `customers`."""
+    params = {"as_of": as_of}
+    t: dict[str, pl.DataFrame] = {}
+    activity = timer.run("customer_activity", lambda: run_model(con, "customer_activity", params))
+    first = activity.get_column("first_transaction_date").min() if activity.height else as_of
+    register_frames(con, {"calendar_months": calendar_months(first, as_of)})  # type: ignore[arg-type]
+    t["customer_segments"] = timer.run("customer_segments", lambda: run_model(
+        con, "customer_segments", params | segment_params(settings.segments)))
+    for name in ("metric_customer_ltv", "metric_avg_transaction_value",
+                 "metric_mom_spend_change"):
+        t[name] = timer.run(name, lambda n=name: run_model(con, n, params))  # type: ignore[misc]
+    features = _feature_tables(con, t, as_of=as_of, settings=settings,
+                               segmented_at=segmented_at, timer=timer, ml_segments=ml_segments)
+    t.update({k: v for k, v in features.items() if k not in EMPTY_FEATURES})
+    register_frames(con, {k: features.get(k, pl.DataFrame(schema=s))
+                          for k, s in EMPTY_FEATURES.items()})
+    t["customer_360_profile"] = timer.run("customer_360_profile",
+                                          lambda: run_model(con, "customer_360_profile", params))
+    t["dim_customer"] = timer.run("dim_customer", lambda: run_model(con, "dim_customer", {}))
+    t["customer_segments_history"] = t["customer_segments"]
+    return t
+
+
+def _feature_tables(con: duckdb.DuckDBPyConnection, t: dict[str, pl.DataFrame], *,
+                    as_of: date, settings: Settings, segmented_at: datetime,
+                    timer: StageTimer, ml_segments: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
+    """RFM, clusters, churn and external segments (the §5.5-5.7 feature stages)."""
+    out: dict[str, pl.DataFrame] = {}
+    if ml_segments is not None:
+        out["ml_segments"] = ml_segments
+    return out
+
+
+def _population(con: duckdb.DuckDBPyConnection) -> pl.Series:
+    return con.sql("SELECT customer_id FROM customer_activity").pl().get_column("customer_id")
+
+
+def _sample_ids(population: pl.Series, n: int) -> list[str]:
+    """A deterministic sample (every k-th customer in id order)."""
+    ids = population.sort()
+    step = max(1, ids.len() // max(n, 1))
+    return ids.gather_every(step).head(n).to_list()
+
+
+def run_pipeline(settings: Settings, *, as_of: date | None = None,
+                 segments_file: str | None = None, log: Log | None = None,
+                 now: datetime | None = None) -> RunResult:
+    """Compute every table as of the date, gate quality, then publish warehouse, out/ and runs/."""
+    say: Log = log or (lambda _m: None)
+    layout = Layout(settings.data_dir)
+    with data_dir_lock(layout, "run"):
+        started = now or datetime.now(UTC)
+        as_of = as_of or latest_transaction_date(layout)
+        run_id = f"{as_of.isoformat()}_{started.strftime('%Y%m%dT%H%M%S%fZ')}"
+        say(f"run {run_id}: as of {as_of.isoformat()}")
+        timer = StageTimer(say)
+        ml = _load_ml_segments(segments_file or settings.ml.segments_file or None)
+        con = duckdb.connect()
+        try:
+            attach_lake(con, layout)
+            tables = build_tables(con, as_of=as_of, settings=settings,
+                                  segmented_at=started.replace(tzinfo=None), timer=timer,
+                                  ml_segments=ml)
+            population = _population(con)
+        finally:
+            con.close()
+        sample = _sample_ids(population, settings.quality.reconcile_sample)
+        recomputed = recompute_sample(scan_transactions(layout), sample, as_of=as_of)
+        checks = run_checks(tables, population=population, recomputed=recomputed,
+                            segments=settings.segments, config=settings.quality)
+        failed = errors(checks)
+        if failed:
+            raise QualityError(
+                "quality gate failed, nothing was published: "
+                + "; ".join(r.describe() for r in failed)
+                + ". Inspect the input data (see `segengine check --help`)"
+            )
+        for r in checks:
+            if not r.passed:
+                say(f"  warning: {r.describe()}")
+        manifest = publish.publish_run(layout, tables, as_of=as_of, run_id=run_id,
+                                       started=started, stages=timer.stages, checks=checks,
+                                       settings=settings)
+        return RunResult(as_of=as_of, run_id=run_id, manifest_path=manifest,
+                         row_counts={k: v.height for k, v in tables.items()},
+                         stages=timer.stages, checks=checks,
+                         segment_summary=segment_summary(tables["customer_segments"]))
+
+
+def _load_ml_segments(path: str | None) -> pl.DataFrame | None:
+    return None if not path else None
+
+
+def segment_summary(segments: pl.DataFrame) -> pl.DataFrame:
+    """Customers, share and value per behavioural segment (the console summary)."""
+    total = max(segments.height, 1)
+    return (
+        segments.group_by("customer_segment")
+        .agg(pl.len().alias("customers"),
+             pl.col("lifetime_value").cast(pl.Float64).sum().round(2).alias("lifetime_value"),
+             pl.col("avg_monthly_spend").cast(pl.Float64).mean().round(2)
+             .alias("avg_monthly_spend"))
+        .with_columns((pl.col("customers") * 100.0 / total).round(2).alias("pct_customers"))
+        .sort("customers", descending=True)
+        .select("customer_segment", "customers", "pct_customers", "avg_monthly_spend",
+                "lifetime_value")
+    )

@@ -1,0 +1,188 @@
+"""Publishing a run: out/<as_of>/<table>.parquet, warehouse.duckdb and runs/<run_id>.json.
+
+Order, so that a crash at any point leaves the previous outputs intact:
+1. every Parquet file is written to out/.tmp-<run_id>/;
+2. the warehouse is replaced in ONE DuckDB transaction (current tables replaced, history rows for
+   as_of replaced, a `runs` row added) — a crash before COMMIT rolls back on the next open;
+3. the temp folder is renamed to out/<as_of>/ (the previous one is moved aside, then removed);
+4. the manifest is written last (temp file + rename).
+`SEGENGINE_FAULT_INJECT=<point>` kills the process at a named point, for the crash tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import platform
+import shutil
+import signal
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pyarrow.parquet as pq
+
+from segengine import __version__
+from segengine.config import Settings, leaf_values, mask
+from segengine.lake import Layout
+from segengine.quality import CheckResult
+
+HISTORY_TABLES = {"customer_segments_history": "as_of_date"}
+"""Tables that accumulate rows by as_of (a rerun replaces that date's rows)."""
+
+VOLATILE_COLUMNS = {"segmented_at"}
+"""Run-timestamp columns left out of content hashes, so equal inputs give equal hashes."""
+
+SORT_KEYS: dict[str, list[str]] = {
+    "metric_mom_spend_change": ["customer_id", "month"],
+    "rfm_segment_summary": ["segment"],
+    "cluster_profiles": ["cluster_id"],
+    "dim_customer": ["customer_key"],
+    "churn_model_report": ["metric"],
+}
+
+
+def _fault(point: str) -> None:
+    if os.environ.get("SEGENGINE_FAULT_INJECT") == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def sort_key(table: str, frame: pl.DataFrame) -> list[str]:
+    """Deterministic row order of a table."""
+    keys = SORT_KEYS.get(table, ["customer_id"])
+    return [k for k in keys if k in frame.columns] or frame.columns[:1]
+
+
+def content_hash(table: str, frame: pl.DataFrame) -> str:
+    """SHA-256 of the table's rows in key order (Arrow IPC), volatile columns excluded."""
+    stable = frame.drop([c for c in VOLATILE_COLUMNS if c in frame.columns])
+    stable = stable.sort(sort_key(table, stable))
+    buf = io.BytesIO()
+    stable.write_ipc_stream(buf, compression="uncompressed")
+    return hashlib.sha256(buf.getvalue()).hexdigest()
+
+
+def input_fingerprint(layout: Layout) -> dict[str, Any]:
+    """Partition files with sizes and row counts (from Parquet footers), and the customers file."""
+    files = []
+    for path in layout.partition_files() + (
+            [layout.customers_file] if layout.customers_file.exists() else []):
+        files.append({"path": str(path.relative_to(layout.root)), "bytes": path.stat().st_size,
+                      "rows": pq.ParquetFile(path).metadata.num_rows})
+    digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+    return {"files": files, "sha256": digest}
+
+
+def reject_counts(layout: Layout) -> dict[str, int]:
+    """Quarantined rows per source in rejects/."""
+    out: dict[str, int] = {}
+    root = layout.root / "rejects"
+    for path in sorted(root.glob("*/*.parquet")) if root.exists() else []:
+        out[path.parent.name] = out.get(path.parent.name, 0) + pq.ParquetFile(path).metadata.num_rows
+    return out
+
+
+def versions() -> dict[str, str]:
+    """Engine and package versions recorded in every manifest."""
+    import sklearn
+
+    return {"segengine": __version__, "python": platform.python_version(),
+            "duckdb": duckdb.__version__, "polars": pl.__version__,
+            "pyarrow": pq.__name__ and __import__("pyarrow").__version__,
+            "scikit-learn": sklearn.__version__}
+
+
+def write_out_dir(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: date,
+                  run_id: str) -> Path:
+    """Write every table to out/.tmp-<run_id>/ and return that folder."""
+    tmp = layout.root / "out" / f".tmp-{run_id}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        frame.sort(sort_key(name, frame)).write_parquet(tmp / f"{name}.parquet",
+                                                         compression="zstd")
+    return tmp
+
+
+def swap_out_dir(layout: Layout, tmp: Path, as_of: date) -> None:
+    """Rename the temp folder to out/<as_of>/, replacing the previous one."""
+    final = layout.out_dir(as_of)
+    old = final.with_name(f".old-{final.name}-{os.getpid()}")
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_warehouse(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: date,
+                    run_id: str, manifest: dict[str, Any]) -> None:
+    """Replace current tables and this date's history rows in one transaction."""
+    con = duckdb.connect(str(layout.warehouse))
+    try:
+        con.execute("BEGIN TRANSACTION")
+        for name, frame in tables.items():
+            con.register("_incoming", frame.sort(sort_key(name, frame)).to_arrow())
+            if name in HISTORY_TABLES:
+                col = HISTORY_TABLES[name]
+                con.execute(f"CREATE TABLE IF NOT EXISTS {name} AS "
+                            "SELECT * FROM _incoming WHERE FALSE")
+                con.execute(f"DELETE FROM {name} WHERE {col} = ?", [as_of])
+                con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _incoming")
+            else:
+                con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _incoming")
+            con.unregister("_incoming")
+            _fault("mid-warehouse")
+        con.execute("CREATE TABLE IF NOT EXISTS runs (run_id VARCHAR PRIMARY KEY, "
+                    "as_of DATE, finished_at TIMESTAMP, manifest JSON)")
+        con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
+        con.execute("INSERT INTO runs VALUES (?, ?, ?, ?)",
+                    [run_id, as_of, datetime.now(UTC).replace(tzinfo=None),
+                     json.dumps(manifest, default=str)])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    """Write JSON via temp file + rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str, sort_keys=False))
+    os.replace(tmp, path)
+
+
+def publish_run(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: date, run_id: str,
+                started: datetime, stages: list[dict[str, Any]], checks: list[CheckResult],
+                settings: Settings) -> Path:
+    """Publish all outputs of a successful run; returns the manifest path."""
+    for stale in (layout.root / "out").glob(".tmp-*") if (layout.root / "out").exists() else []:
+        shutil.rmtree(stale, ignore_errors=True)  # leftovers of crashed runs
+    manifest: dict[str, Any] = {
+        "run_id": run_id,
+        "as_of": as_of.isoformat(),
+        "started_at": started.isoformat(),
+        "versions": versions(),
+        "input": input_fingerprint(layout),
+        "rejects": reject_counts(layout),
+        "stages": stages,
+        "quality": [asdict(c) | {"passed": c.passed} for c in checks],
+        "outputs": {name: {"rows": frame.height, "content_hash": content_hash(name, frame)}
+                    for name, frame in tables.items()},
+        "settings": {k: mask(k, v) for k, v in leaf_values(settings)},
+    }
+    tmp = write_out_dir(layout, tables, as_of=as_of, run_id=run_id)
+    _fault("after-out-files")
+    write_warehouse(layout, tables, as_of=as_of, run_id=run_id, manifest=manifest)
+    _fault("after-warehouse")
+    swap_out_dir(layout, tmp, as_of)
+    manifest["finished_at"] = datetime.now(UTC).isoformat()
+    path = layout.runs_dir / f"{run_id}.json"
+    write_json_atomic(path, manifest)
+    return path

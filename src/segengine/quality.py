@@ -1,0 +1,226 @@
+"""Data quality gate (§11): dbt-style checks on the output tables before anything is published.
+
+`run_checks` is pure: frames in, a list of CheckResult out. Errors stop the publish; warnings are
+reported. The same checks run from `segengine check` on the tables in the warehouse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from segengine.config import QualityConfig, SegmentsConfig
+from segengine.segments import SEGMENT_NAMES, rule_violations
+
+KEYS: dict[str, tuple[str, ...]] = {
+    "customer_segments": ("customer_id",),
+    "metric_customer_ltv": ("customer_id",),
+    "metric_avg_transaction_value": ("customer_id",),
+    "metric_mom_spend_change": ("customer_id", "month"),
+    "customer_360_profile": ("customer_id",),
+    "dim_customer": ("customer_key",),
+    "customer_rfm": ("customer_id",),
+    "customer_clusters": ("customer_id",),
+}
+"""Primary key of every table the gate checks."""
+
+ACCEPTED: dict[tuple[str, str], tuple[str | None, ...]] = {
+    ("customer_segments", "customer_segment"): SEGMENT_NAMES,
+    ("customer_360_profile", "customer_segment"): SEGMENT_NAMES,
+    ("metric_customer_ltv", "customer_segment"): SEGMENT_NAMES,
+    ("metric_avg_transaction_value", "spending_consistency"): ("Consistent", "Moderate",
+                                                               "Variable"),
+    ("metric_mom_spend_change", "mom_trend_category"): ("High Growth", "Growth", "Flat",
+                                                        "Decline", "High Decline", None),
+    ("customer_360_profile", "recency_status"): ("Active (30 days)", "Recent (60 days)",
+                                                 "At Risk (90 days)", "Inactive (90+ days)"),
+    ("customer_360_profile", "spending_profile"): ("Travel-Focused", "Necessity-Focused",
+                                                   "Balanced"),
+    ("customer_360_profile", "churn_risk_category"): ("High Risk", "Medium Risk", "Low Risk",
+                                                      "Not Scored"),
+}
+"""Accepted values of every categorical column (None = NULL allowed)."""
+
+PERCENT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customer_segments": ("travel_spend_pct", "necessities_spend_pct"),
+    "customer_360_profile": ("travel_spend_pct", "necessities_spend_pct", "decline_rate_pct",
+                             "churn_risk_score"),
+}
+"""Columns that must lie in [0, 100] when not NULL."""
+
+PER_CUSTOMER = ("metric_customer_ltv", "metric_avg_transaction_value", "customer_360_profile",
+                "customer_rfm", "customer_clusters", "metric_mom_spend_change")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check: its name, level (error/warning), failing row count and a few examples."""
+
+    name: str
+    level: str
+    failing: int
+    examples: list[Any] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.failing == 0
+
+    def describe(self) -> str:
+        status = "ok" if self.passed else f"{self.failing} failing row(s)"
+        extra = f"; e.g. {self.examples}" if self.examples else ""
+        return f"[{self.level}] {self.name}: {status}{extra}"
+
+
+def _result(name: str, bad: pl.DataFrame, level: str = "error",
+            show: str = "customer_id") -> CheckResult:
+    col = show if show in bad.columns else bad.columns[0] if bad.columns else None
+    examples = bad.get_column(col).head(3).to_list() if col and bad.height else []
+    return CheckResult(name, level, bad.height, examples)
+
+
+def check_keys(tables: dict[str, pl.DataFrame]) -> list[CheckResult]:
+    """Primary keys are unique and not null."""
+    out = []
+    for table, keys in KEYS.items():
+        if table not in tables:
+            continue
+        frame = tables[table]
+        nulls = frame.filter(pl.any_horizontal(pl.col(k).is_null() for k in keys))
+        dups = frame.filter(pl.struct(list(keys)).is_duplicated())
+        out.append(_result(f"{table}: {'+'.join(keys)} not null", nulls, show=keys[0]))
+        out.append(_result(f"{table}: {'+'.join(keys)} unique", dups, show=keys[0]))
+    return out
+
+
+def check_accepted_values(tables: dict[str, pl.DataFrame]) -> list[CheckResult]:
+    """Categorical columns only hold accepted values."""
+    out = []
+    for (table, column), allowed in ACCEPTED.items():
+        if table not in tables:
+            continue
+        values = [v for v in allowed if v is not None]
+        cond = ~pl.col(column).is_in(values)
+        cond = cond if None in allowed else cond | pl.col(column).is_null()
+        out.append(_result(f"{table}.{column} accepted values",
+                           tables[table].filter(cond.fill_null(False)), show=column))
+    return out
+
+
+def check_population(tables: dict[str, pl.DataFrame], population: pl.Series) -> list[CheckResult]:
+    """Every customer with an approved transaction <= as_of is in exactly one segment."""
+    seg = tables["customer_segments"].get_column("customer_id")
+    pop = pl.DataFrame({"customer_id": population})
+    missing = pop.filter(~pl.col("customer_id").is_in(seg.implode()))
+    extra = tables["customer_segments"].filter(~pl.col("customer_id").is_in(population.implode()))
+    return [
+        _result("every customer with an approved transaction has a segment", missing),
+        _result("segmented customers all have an approved transaction", extra),
+    ]
+
+
+def check_rules(tables: dict[str, pl.DataFrame], config: SegmentsConfig) -> list[CheckResult]:
+    """Each segment's rule holds for all its rows, and no earlier rule matches."""
+    return [_result("segment rules hold for every row",
+                    rule_violations(tables["customer_segments"], config))]
+
+
+def check_reconciliation(tables: dict[str, pl.DataFrame],
+                         recomputed: pl.DataFrame) -> list[CheckResult]:
+    """Window sums and LTV equal an independent Polars recomputation for a sample."""
+    cols = ["spend_last_90_days", "spend_prior_90_days", "lifetime_value", "total_transactions"]
+    joined = recomputed.join(tables["customer_segments"].select("customer_id", *cols),
+                             on="customer_id", how="left", suffix="_published")
+    cond = pl.any_horizontal(
+        (pl.col(c).cast(pl.Float64) - pl.col(f"{c}_published").cast(pl.Float64)).abs().fill_null(1)
+        > 0.001 for c in cols
+    )
+    return [_result(f"window sums reconcile for a sample of {recomputed.height}",
+                    joined.filter(cond))]
+
+
+def check_integrity(tables: dict[str, pl.DataFrame]) -> list[CheckResult]:
+    """Every per-customer table and customer_360_profile hold the same customers."""
+    out = []
+    ids = tables["customer_360_profile"].get_column("customer_id").implode()
+    for table in PER_CUSTOMER:
+        if table not in tables or table == "customer_360_profile":
+            continue
+        orphans = tables[table].filter(~pl.col("customer_id").is_in(ids))
+        out.append(_result(f"{table}.customer_id references customer_360_profile", orphans))
+    seg = tables["customer_segments"].get_column("customer_id").implode()
+    lost = tables["customer_360_profile"].filter(~pl.col("customer_id").is_in(seg))
+    out.append(_result("customer_360_profile matches customer_segments", lost))
+    if tables["customer_360_profile"].height != tables["customer_segments"].height:
+        out.append(CheckResult("customer_360_profile row count equals customer_segments", "error",
+                               abs(tables["customer_360_profile"].height
+                                   - tables["customer_segments"].height)))
+    return out
+
+
+def check_percentages(tables: dict[str, pl.DataFrame]) -> list[CheckResult]:
+    """Percentages and scores lie in [0, 100]."""
+    out = []
+    for table, cols in PERCENT_COLUMNS.items():
+        if table not in tables:
+            continue
+        for col in cols:
+            if col not in tables[table].columns:
+                continue
+            v = pl.col(col).cast(pl.Float64)
+            out.append(_result(f"{table}.{col} within 0..100",
+                               tables[table].filter(((v < 0) | (v > 100)).fill_null(False))))
+    return out
+
+
+def check_segment_sizes(tables: dict[str, pl.DataFrame], min_pct: float) -> list[CheckResult]:
+    """Warn when a segment is smaller than min_pct of customers (dbt assert_segment_distribution)."""
+    seg = tables["customer_segments"]
+    total = max(seg.height, 1)
+    counts = dict(seg.group_by("customer_segment").len().iter_rows())
+    out = []
+    for name in SEGMENT_NAMES:
+        pct = 100.0 * counts.get(name, 0) / total
+        failing = 0 if pct >= min_pct else 1
+        out.append(CheckResult(f"segment {name} holds >= {min_pct:g}% ({pct:.1f}%)", "warning",
+                               failing))
+    return out
+
+
+def run_checks(tables: dict[str, pl.DataFrame], *, population: pl.Series,
+               recomputed: pl.DataFrame | None, segments: SegmentsConfig,
+               config: QualityConfig) -> list[CheckResult]:
+    """All §11 checks; `recomputed` is an independent sample recomputation (None to skip)."""
+    results = check_keys(tables) + check_accepted_values(tables)
+    results += check_population(tables, population) + check_rules(tables, segments)
+    if recomputed is not None:
+        results += check_reconciliation(tables, recomputed)
+    results += check_integrity(tables) + check_percentages(tables)
+    results += check_segment_sizes(tables, config.min_segment_pct)
+    return results
+
+
+def errors(results: list[CheckResult]) -> list[CheckResult]:
+    """Failed error-level checks."""
+    return [r for r in results if r.level == "error" and not r.passed]
+
+
+def recompute_sample(transactions: pl.LazyFrame, customer_ids: list[str], *,
+                     as_of: Any) -> pl.DataFrame:
+    """Independent Polars recomputation of window sums and LTV for the given customers."""
+    from datetime import timedelta
+
+    approved = transactions.filter(
+        pl.col("customer_id").is_in(customer_ids) & (pl.col("status") == "approved")
+        & (pl.col("transaction_date") <= as_of)
+    )
+    d = pl.col("transaction_date")
+    amt = pl.col("transaction_amount").cast(pl.Float64)
+    return approved.group_by("customer_id").agg(
+        amt.filter(d >= as_of - timedelta(days=90)).sum().alias("spend_last_90_days"),
+        amt.filter((d >= as_of - timedelta(days=180)) & (d <= as_of - timedelta(days=91)))
+        .sum().alias("spend_prior_90_days"),
+        amt.sum().alias("lifetime_value"),
+        pl.len().alias("total_transactions"),
+    ).collect()

@@ -1,0 +1,80 @@
+"""Reading the published warehouse: `segengine check` and `segengine migration`."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import polars as pl
+
+from segengine.config import Settings
+from segengine.errors import SegengineError
+from segengine.lake import Layout, scan_transactions
+from segengine.quality import KEYS, CheckResult, recompute_sample, run_checks
+from segengine.segments import SEGMENT_NAMES
+
+
+def open_warehouse(layout: Layout) -> duckdb.DuckDBPyConnection:
+    """Read-only connection to warehouse.duckdb, or a clear error when there is none."""
+    if not layout.warehouse.exists():
+        raise SegengineError(f"no warehouse at {layout.warehouse}. Run `segengine run` first")
+    return duckdb.connect(str(layout.warehouse), read_only=True)
+
+
+def read_tables(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, pl.DataFrame]:
+    """The named tables that exist in the warehouse."""
+    present = {r[0] for r in con.sql("SELECT table_name FROM duckdb_tables()").fetchall()}
+    return {n: con.sql(f"SELECT * FROM {n}").pl() for n in names if n in present}
+
+
+def check_warehouse(settings: Settings) -> list[CheckResult]:
+    """Run the quality gate on the current warehouse tables against the lake."""
+    layout = Layout(settings.data_dir)
+    con = open_warehouse(layout)
+    try:
+        tables = read_tables(con, list(KEYS) + ["customer_segments_history"])
+    finally:
+        con.close()
+    if "customer_segments" not in tables:
+        raise SegengineError("the warehouse has no customer_segments table. Run `segengine run`")
+    as_of = tables["customer_segments"].get_column("as_of_date").max()
+    txns = scan_transactions(layout)
+    population = (txns.filter((pl.col("status") == "approved")
+                              & (pl.col("transaction_date") <= as_of))
+                  .select("customer_id").unique().collect().get_column("customer_id"))
+    ids = population.sort()
+    sample = ids.gather_every(max(1, ids.len() // max(settings.quality.reconcile_sample, 1)))
+    recomputed = recompute_sample(txns, sample.to_list(), as_of=as_of)
+    return run_checks(tables, population=population, recomputed=recomputed,
+                      segments=settings.segments, config=settings.quality)
+
+
+def migration_matrix(settings: Settings, from_date: date, to_date: date) -> pl.DataFrame:
+    """Customers per (segment at from_date, segment at to_date); rows from, columns to."""
+    con = open_warehouse(Layout(settings.data_dir))
+    try:
+        hist = read_tables(con, ["customer_segments_history"]).get("customer_segments_history")
+    finally:
+        con.close()
+    if hist is None:
+        raise SegengineError("no customer_segments_history yet. Run `segengine run --as-of D`")
+    dates = set(hist.get_column("as_of_date").unique().to_list())
+    missing = [d.isoformat() for d in (from_date, to_date) if d not in dates]
+    if missing:
+        have = ", ".join(sorted(d.isoformat() for d in dates))
+        raise SegengineError(f"no segment history for {', '.join(missing)} (have: {have}). "
+                             "Run `segengine run --as-of` for that date first")
+    pick = hist.select("customer_id", "customer_segment", "as_of_date")
+    a = pick.filter(pl.col("as_of_date") == from_date).drop("as_of_date")
+    b = pick.filter(pl.col("as_of_date") == to_date).drop("as_of_date")
+    joined = a.join(b, on="customer_id", how="full", suffix="_to", coalesce=True).select(
+        pl.col("customer_segment").fill_null("(not segmented)").alias("from_segment"),
+        pl.col("customer_segment_to").fill_null("(not segmented)").alias("to_segment"),
+    )
+    order = [*SEGMENT_NAMES, "(not segmented)"]
+    counts = joined.group_by("from_segment", "to_segment").len()
+    matrix = counts.pivot(on="to_segment", index="from_segment", values="len").fill_null(0)
+    cols = [c for c in order if c in matrix.columns]
+    rank = {name: i for i, name in enumerate(order)}
+    return (matrix.with_columns(pl.col("from_segment").replace_strict(rank).alias("_r"))
+            .sort("_r").select("from_segment", *cols))
