@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
 
 from segengine.config import Settings
+from segengine.lake import Layout, write_parquet_atomic
 from segengine.pipeline import StageTimer, build_tables
 from segengine.queries import register_frames
 from segengine.schemas import CUSTOMERS, TRANSACTIONS
@@ -51,3 +53,38 @@ def row(tables: dict[str, pl.DataFrame], table: str, customer_id: str) -> dict[s
     found = tables[table].filter(pl.col("customer_id") == customer_id)
     assert found.height == 1, f"{customer_id} has {found.height} rows in {table}"
     return found.row(0, named=True)
+
+
+def write_lake(root: Path, rows: list[tuple[Any, ...]],
+               customers: list[tuple[Any, ...]] | None = None) -> Path:
+    """Write rows as month partitions (and customers) into a data directory; returns root."""
+    layout = Layout(root)
+    frame = pl.DataFrame(rows, schema=TRANSACTIONS, orient="row")
+    for (month,), part in frame.group_by(pl.col("transaction_date").dt.strftime("%Y-%m")):
+        write_parquet_atomic(part.sort("transaction_id"), layout.partition_file(str(month)))
+    if customers:
+        write_parquet_atomic(pl.DataFrame(customers, schema=CUSTOMERS, orient="row"),
+                             layout.customers_file)
+    return root
+
+
+def portfolio() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """A small hand-made portfolio with every behavioural segment present."""
+    rows, custs = [], []
+    for i in range(5):
+        h, d, g, b, s = (f"H{i}", f"D{i}", f"G{i}", f"B{i}", f"S{i}")
+        rows += [tx(h, AS_OF - timedelta(days=3 + i), "12000.00", "Airlines"),
+                 tx(h, AS_OF - timedelta(days=40), "12000.00", "Retail"),
+                 tx(h, AS_OF - timedelta(days=300), "500.00", "Hotels")]
+        rows += [tx(d, AS_OF - timedelta(days=100 + i), "4000.00"),
+                 tx(d, AS_OF - timedelta(days=10), "500.00"),
+                 tx(d, AS_OF - timedelta(days=11), "20.00", status="declined")]
+        rows += [tx(g, AS_OF - timedelta(days=95), "300.00", "Dining"),
+                 tx(g, AS_OF - timedelta(days=5 + i), "900.00", "Dining")]
+        rows += [tx(b, AS_OF - timedelta(days=d_), "80.00", "Grocery") for d_ in (1, 20, 50)]
+        rows += [tx(b, AS_OF - timedelta(days=2), "30.00", "Retail")]
+        rows += [tx(s, AS_OF - timedelta(days=d_), "700.00", "Retail") for d_ in (7, 70, 140, 400)]
+        custs += [customer(c, open_date=date(2023, 1, 15), credit_limit="20000.00")
+                  for c in (h, d, b, s)]
+        custs.append(customer(g, open_date=date(2025, 6, 1), credit_limit="8000.00"))
+    return rows, custs

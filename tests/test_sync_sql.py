@@ -1,0 +1,377 @@
+"""Sync SQL generation, error classification, retry and manifest records - all offline (§9)."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from segengine.config import Settings, SnowflakeConfig, SnowflakeSource, SnowflakeTarget
+from segengine.errors import ConfigError, DataError, TerminalSyncError, TransientSyncError
+from segengine.lake import Layout
+from segengine.sync import manifest, pull, push, sql
+from segengine.sync.retry import RetryPolicy, classify, with_retry
+
+GOLDEN = Path(__file__).parent / "golden" / "sync"
+AS_OF = date(2025, 10, 31)
+
+
+def assert_golden(name: str, text: str) -> None:
+    """Compare with tests/golden/sync/<name>; SEGENGINE_UPDATE_GOLDEN=1 rewrites it."""
+    path = GOLDEN / name
+    if os.environ.get("SEGENGINE_UPDATE_GOLDEN") == "1" or not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+def write_outputs(root: Path) -> Layout:
+    """out/<AS_OF>/ with a current table and a history table, like a run writes."""
+    layout = Layout(root)
+    out = layout.out_dir(AS_OF)
+    out.mkdir(parents=True)
+    pl.DataFrame({
+        "customer_id": ["CUST00000001", "CUST00000002"],
+        "lifetime_value": [Decimal("12.50"), None],
+        "first_transaction_date": [date(2024, 5, 1), date(2025, 1, 2)],
+        "segmented_at": [datetime(2025, 11, 1, 8, 30), datetime(2025, 11, 1, 8, 30)],
+        "eligible_for_retention_campaign": [True, False],
+        "total_transactions": [3, 1],
+        "avg_spend_per_day": [1.25, None],
+        "as_of_date": [AS_OF, AS_OF],
+    }, schema_overrides={"lifetime_value": pl.Decimal(18, 2)}).write_parquet(
+        out / "customer_360_profile.parquet")
+    pl.DataFrame({"customer_id": ["CUST00000001"], "customer_segment": ["Declining"],
+                  "as_of_date": [AS_OF]}).write_parquet(out / "customer_segments_history.parquet")
+    return layout
+
+
+def render(statements: list[sql.Statement], root: Path) -> str:
+    return "\n".join(s.render() for s in statements).replace(str(root.resolve()), "<DATA>") + "\n"
+
+
+@pytest.mark.parametrize(("dtype", "expected"), [
+    (pa.decimal128(18, 2), "NUMBER(18,2)"),
+    (pa.decimal128(12, 2), "NUMBER(18,2)"),
+    (pa.decimal128(38, 10), "NUMBER(38,10)"),
+    (pa.date32(), "DATE"),
+    (pa.timestamp("us"), "TIMESTAMP_NTZ"),
+    (pa.timestamp("us", tz="UTC"), "TIMESTAMP_TZ"),
+    (pa.bool_(), "BOOLEAN"),
+    (pa.int32(), "NUMBER(38,0)"),
+    (pa.uint32(), "NUMBER(38,0)"),
+    (pa.int64(), "NUMBER(38,0)"),
+    (pa.float64(), "FLOAT"),
+    (pa.string(), "VARCHAR"),
+    (pa.large_string(), "VARCHAR"),
+    (pa.dictionary(pa.uint32(), pa.string()), "VARCHAR"),
+    (pa.null(), "VARCHAR"),
+])
+def test_arrow_types_map_to_snowflake_types(dtype: pa.DataType, expected: str) -> None:
+    assert sql.snowflake_type(dtype, column="c", table="t") == expected
+
+
+def test_nested_arrow_type_is_refused_naming_the_column() -> None:
+    with pytest.raises(DataError, match="column tags of table t"):
+        sql.snowflake_type(pa.list_(pa.string()), column="tags", table="t")
+
+
+@pytest.mark.parametrize("name", ['x"y', "x;y", "a.b", "a b", "", "1abc", "drop table x; --",
+                                  "é", "x'y"])
+def test_unsafe_identifiers_are_refused(name: str) -> None:
+    with pytest.raises(ConfigError, match="not a valid Snowflake identifier"):
+        sql.quote(name, what="schema")
+
+
+def test_identifiers_are_quoted_once_in_upper_case() -> None:
+    assert sql.quote("customer_segments") == '"CUSTOMER_SEGMENTS"'
+    assert sql.qualified("", "seg", "t") == '"SEG"."T"'
+
+
+def test_columns_differing_only_by_case_are_refused() -> None:
+    schema = pa.schema([("id", pa.string()), ("ID", pa.string())])
+    with pytest.raises(DataError, match="two columns named"):
+        sql.columns_from_schema(schema, table="t")
+
+
+def test_push_plan_matches_golden(tmp_path: Path) -> None:
+    layout = write_outputs(tmp_path / "data")
+    plan = push.plan_push(layout, as_of=AS_OF, stage_token="golden",
+                          target=SnowflakeTarget(database="ANALYTICS", schema="SEGENGINE"))
+    assert [t.table for t in plan.loads] == ["customer_360_profile", "customer_segments_history"]
+    assert [t.history for t in plan.loads] == [False, True]
+    assert_golden("push_plan.sql", render(plan.statements(), tmp_path / "data"))
+
+
+def test_push_plan_without_database_uses_the_connection_default(tmp_path: Path) -> None:
+    layout = write_outputs(tmp_path / "data")
+    plan = push.plan_push(layout, as_of=AS_OF, stage_token="golden",
+                          target=SnowflakeTarget(schema="SEGENGINE"), tables=["customer_360_profile"])
+    assert_golden("push_plan_default_database.sql", render(plan.statements(), tmp_path / "data"))
+
+
+def test_publish_is_one_transaction_and_history_deletes_only_as_of() -> None:
+    loads = [
+        sql.TableLoad("customer_rfm", Path("/x/customer_rfm.parquet"),
+                      (sql.Column('"CUSTOMER_ID"', "VARCHAR"),), 5),
+        sql.TableLoad("customer_segments_history", Path("/x/h.parquet"),
+                      (sql.Column('"CUSTOMER_ID"', "VARCHAR"), sql.Column('"AS_OF_DATE"', "DATE")),
+                      7, history=True),
+    ]
+    statements = sql.publish_statements(loads, database="", schema="S", as_of=AS_OF)
+    assert statements[0].sql == "BEGIN" and statements[-1].sql == "COMMIT"
+    history_delete = statements[3]
+    assert history_delete.params == (AS_OF,)
+    assert "2025" not in history_delete.sql  # the date is bound, never formatted into SQL
+    assert_golden("publish.sql", render(statements, Path("/x")))
+
+
+def test_pull_statements_bind_their_dates() -> None:
+    month = sql.month_select("SRC", "RAW", "transactions", date_column="transaction_date",
+                             start=date(2025, 1, 1), end=date(2025, 2, 1))
+    first_last = sql.date_range_select("", "", "transactions", date_column="txn_date",
+                                       since=date(2025, 9, 1))
+    whole = sql.table_select("SRC", "RAW", "customers")
+    assert_golden("pull.sql", render([month, first_last, whole], Path("/x")))
+
+
+def test_push_refuses_bad_table_file_name_before_any_sql(tmp_path: Path) -> None:
+    layout = write_outputs(tmp_path / "data")
+    pl.DataFrame({"a": [1]}).write_parquet(layout.out_dir(AS_OF) / "bad;name.parquet")
+    with pytest.raises(ConfigError, match="bad;name"):
+        push.plan_push(layout, as_of=AS_OF, target=SnowflakeTarget(schema="S"))
+
+
+def test_push_of_unknown_table_lists_the_available_ones(tmp_path: Path) -> None:
+    layout = write_outputs(tmp_path / "data")
+    with pytest.raises(DataError, match="available: customer_360_profile"):
+        push.plan_push(layout, as_of=AS_OF, target=SnowflakeTarget(schema="S"), tables=["nope"])
+
+
+def test_history_table_without_as_of_date_is_refused(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    layout.out_dir(AS_OF).mkdir(parents=True)
+    pl.DataFrame({"a": [1]}).write_parquet(layout.out_dir(AS_OF) / "x_history.parquet")
+    with pytest.raises(DataError, match="no as_of_date column"):
+        push.plan_push(layout, as_of=AS_OF, target=SnowflakeTarget(schema="S"))
+
+
+def test_missing_outputs_say_to_run_first(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="segengine run"):
+        push.plan_push(Layout(tmp_path), as_of=AS_OF, target=SnowflakeTarget(schema="S"))
+
+
+class RecordingConnection:
+    """A fake connector connection that records every statement it is sent."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def cursor(self) -> RecordingConnection:
+        return self
+
+    def execute(self, statement: str, params: object = None) -> None:
+        self.log.append(statement)
+
+    def close(self) -> None:
+        pass
+
+
+def _fake_snowflake(monkeypatch: pytest.MonkeyPatch, home: Path) -> tuple[list[str], list[str]]:
+    import snowflake.connector
+
+    connects: list[str] = []
+    statements: list[str] = []
+
+    def connect(**_kwargs: object) -> RecordingConnection:
+        connects.append("connect")
+        return RecordingConnection(statements)
+
+    monkeypatch.setattr(snowflake.connector, "connect", connect)
+    monkeypatch.setattr(Path, "home", classmethod(lambda _cls: home))
+    for name in [n for n in os.environ if n.startswith("SNOWFLAKE")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("SNOWFLAKE_ACCOUNT", "acct")
+    monkeypatch.setenv("SNOWFLAKE_USER", "u")
+    monkeypatch.setenv("SNOWFLAKE_PASSWORD", "pw-123456")
+    return connects, statements
+
+
+@pytest.mark.parametrize("bad", ['SEG"; DROP TABLE X; --', "SEG;DROP"])
+def test_cli_push_refuses_quoted_schema_with_zero_statements_sent(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, invoke, bad: str) -> None:  # noqa: ANN001
+    write_outputs(tmp_path / "data")
+    connects, statements = _fake_snowflake(monkeypatch, tmp_path / "home")
+    config = tmp_path / "segengine.toml"
+    config.write_text(f"[snowflake.target]\nschema = '{bad}'\n")
+    result = invoke("push", "--as-of", AS_OF.isoformat(), config=config)
+    assert result.exit_code == 1
+    assert "not a valid Snowflake identifier" in result.output
+    assert connects == [] and statements == []
+
+
+def test_cli_push_dry_run_prints_the_plan_without_connecting(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, invoke) -> None:  # noqa: ANN001
+    write_outputs(tmp_path / "data")
+    connects, statements = _fake_snowflake(monkeypatch, tmp_path / "home")
+    result = invoke("push", "--dry-run", "--tables", "customer_segments_history")
+    assert result.exit_code == 0, result.output
+    assert 'DELETE FROM "SEGENGINE"."CUSTOMER_SEGMENTS_HISTORY" WHERE "AS_OF_DATE" = %s' \
+        in result.output
+    assert "CUSTOMER_360_PROFILE" not in result.output
+    assert connects == [] and statements == []
+
+
+def test_pull_refuses_a_source_table_name_with_a_semicolon_before_any_sql(
+        tmp_path: Path) -> None:
+    from segengine.sync.connection import ConnectionParams
+    from segengine.sync.session import Session
+
+    log: list[str] = []
+    session = Session(ConnectionParams("x", "test", {}), connector=lambda _p: RecordingConnection(log))
+    settings = Settings(snowflake=SnowflakeConfig(
+        source=SnowflakeSource(transactions_table="tx; drop table y")))
+    settings = Settings(paths=settings.paths.__class__(data_dir=str(tmp_path)),
+                        snowflake=settings.snowflake)
+    with pytest.raises(ConfigError, match="transactions_table"):
+        pull.run_pull(session, settings, now=datetime(2025, 1, 1, tzinfo=UTC))
+    assert log == []
+
+
+def test_pull_needs_a_plain_date_column_for_the_month_predicate() -> None:
+    settings = Settings(snowflake=SnowflakeConfig(source=SnowflakeSource(
+        columns={"transaction_date": "strptime(d, '%Y')"})))
+    with pytest.raises(ConfigError, match="plain DATE or TIMESTAMP column"):
+        pull.date_column(settings)
+
+
+@pytest.mark.parametrize(("watermark", "since", "full", "repull", "expected"), [
+    (None, None, False, 2, None),
+    ("2025-03", None, False, 2, "2025-02"),
+    ("2025-01", None, False, 3, "2024-11"),
+    ("2025-03", None, False, 1, "2025-03"),
+    ("2025-03", None, False, 0, "2025-04"),
+    ("2025-03", None, True, 2, None),
+    ("2025-03", "2024-07", False, 2, "2024-07"),
+])
+def test_start_month_rereads_the_last_repull_months(watermark: str | None, since: str | None,
+                                                    full: bool, repull: int,
+                                                    expected: str | None) -> None:
+    assert pull.start_month(watermark=watermark, since=since, full=full,
+                            repull_months=repull) == expected
+
+
+def test_months_between_crosses_years() -> None:
+    assert pull.months_between("2024-11", "2025-02") == ["2024-11", "2024-12", "2025-01",
+                                                         "2025-02"]
+    assert pull.month_bounds("2024-12") == (date(2024, 12, 1), date(2025, 1, 1))
+
+
+def test_bad_since_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="YYYY-MM"):
+        pull.parse_month("2025/01")
+
+
+def _sf_errors():  # noqa: ANN202
+    from snowflake.connector import errors
+
+    return errors
+
+
+def test_driver_errors_are_classified_in_one_place() -> None:
+    e = _sf_errors()
+    auth = classify(e.DatabaseError(msg="Incorrect username or password was specified.",
+                                    errno=390100), connection="prod", action="connecting")
+    perm = classify(e.ProgrammingError(msg="Insufficient privileges to operate on schema 'S'",
+                                       errno=3001), connection="prod", action="create schema")
+    network = classify(e.OperationalError(msg="Could not connect", errno=250001),
+                       connection="prod", action="connecting")
+    throttled = classify(e.TooManyRequests(msg="429"), connection="prod", action="copy")
+    unavailable = classify(e.ServiceUnavailableError(msg="503"), connection="prod", action="copy")
+    syntax = classify(e.ProgrammingError(msg="syntax error", errno=1003), connection="prod",
+                      action="copy")
+    assert isinstance(auth, TerminalSyncError) and "authentication failed" in str(auth)
+    assert isinstance(perm, TerminalSyncError) and "Grant the connection's role" in str(perm)
+    assert "'prod'" in str(perm) and "create schema" in str(perm)
+    assert isinstance(network, TransientSyncError)
+    assert isinstance(throttled, TransientSyncError)
+    assert isinstance(unavailable, TransientSyncError)
+    assert isinstance(syntax, TerminalSyncError)
+
+
+def test_classified_errors_never_contain_the_secret() -> None:
+    e = _sf_errors()
+    exc = e.ProgrammingError(msg="bad value 'hunter2-secret' in login", errno=1003)
+    error = classify(exc, connection="c", action="a", secrets=["hunter2-secret"])
+    assert "hunter2-secret" not in str(error)
+
+
+def test_retry_is_bounded_and_backs_off() -> None:
+    calls: list[int] = []
+    sleeps: list[float] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        raise TransientSyncError("network down")
+
+    with pytest.raises(TransientSyncError, match="gave up after 3 attempts"):
+        with_retry(flaky, policy=RetryPolicy(attempts=3, base_delay=1.0, max_delay=1.5),
+                   sleep=sleeps.append)
+    assert len(calls) == 3 and len(sleeps) == 2
+    assert 0.5 <= sleeps[0] <= 1.0 and 0.75 <= sleeps[1] <= 1.5
+
+
+def test_terminal_errors_are_not_retried() -> None:
+    calls: list[int] = []
+
+    def denied() -> None:
+        calls.append(1)
+        raise TerminalSyncError("permission denied")
+
+    with pytest.raises(TerminalSyncError):
+        with_retry(denied, policy=RetryPolicy(attempts=5), sleep=lambda _s: None)
+    assert calls == [1]
+
+
+def test_transient_error_then_success_returns_the_value() -> None:
+    attempts = iter([TransientSyncError("blip"), "ok"])
+
+    def once_flaky() -> str:
+        value = next(attempts)
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    assert with_retry(once_flaky, policy=RetryPolicy(), sleep=lambda _s: None) == "ok"
+
+
+def test_push_is_recorded_in_the_newest_manifest_of_that_date(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    layout.runs_dir.mkdir(parents=True)
+    old = layout.runs_dir / "2025-10-31_a.json"
+    new = layout.runs_dir / "2025-10-31_b.json"
+    other = layout.runs_dir / "2025-09-30_c.json"
+    for path in (old, new, other):
+        path.write_text(json.dumps({"run_id": path.stem, "as_of": path.stem[:10]}))
+    os.utime(old, (1, 1))
+    now = datetime(2025, 11, 1, tzinfo=UTC)
+    assert manifest.record_push(layout, {"rows": 1}, as_of=AS_OF, now=now) == new
+    assert manifest.record_push(layout, {"rows": 2}, as_of=AS_OF, now=now) == new
+    assert json.loads(new.read_text())["pushes"] == [{"rows": 1}, {"rows": 2}]
+    assert "pushes" not in json.loads(old.read_text())
+
+
+def test_push_without_a_run_manifest_writes_a_push_only_record(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    path = manifest.record_push(layout, {"rows": 3}, as_of=AS_OF,
+                                now=datetime(2025, 11, 1, 12, tzinfo=UTC))
+    assert path.name.startswith("push-20251101T12")
+    assert json.loads(path.read_text()) == {"run_id": None, "as_of": "2025-10-31",
+                                            "pushes": [{"rows": 3}]}
+    assert list(layout.runs_dir.glob(".*tmp")) == []
