@@ -81,7 +81,7 @@ def portfolio() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
                  tx(d, AS_OF - timedelta(days=11), "20.00", status="declined")]
         rows += [tx(g, AS_OF - timedelta(days=95), "300.00", "Dining"),
                  tx(g, AS_OF - timedelta(days=5 + i), "900.00", "Dining")]
-        rows += [tx(b, AS_OF - timedelta(days=d_), "80.00", "Grocery") for d_ in (1, 20, 50)]
+        rows += [tx(b, AS_OF - timedelta(days=d_), "80.00", "Grocery") for d_ in (0, 20, 50)]
         rows += [tx(b, AS_OF - timedelta(days=2), "30.00", "Retail")]
         rows += [tx(s, AS_OF - timedelta(days=d_), "700.00", "Retail") for d_ in (7, 70, 140, 400)]
         custs += [customer(c, open_date=date(2023, 1, 15), credit_limit="20000.00")

@@ -59,11 +59,12 @@ def sort_key(table: str, frame: pl.DataFrame) -> list[str]:
 
 
 def content_hash(table: str, frame: pl.DataFrame) -> str:
-    """SHA-256 of the table's rows in key order (Arrow IPC), volatile columns excluded."""
+    """SHA-256 of the table's rows in key order as CSV (a canonical text form, independent of
+    memory layout), volatile columns excluded."""
     stable = frame.drop([c for c in VOLATILE_COLUMNS if c in frame.columns])
-    stable = stable.sort(sort_key(table, stable))
+    stable = stable.sort(sort_key(table, stable), maintain_order=True)
     buf = io.BytesIO()
-    stable.write_ipc_stream(buf, compression="uncompressed")
+    stable.write_csv(buf)
     return hashlib.sha256(buf.getvalue()).hexdigest()
 
 

@@ -1,0 +1,164 @@
+"""`segengine run` end to end on a small lake: publish, determinism, crash safety, lock, gate."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from segengine import pipeline
+from segengine.cli import cli
+from segengine.config import load_settings
+from segengine.errors import LockError, QualityError
+from segengine.lake import Layout, data_dir_lock
+from segengine.pipeline import run_pipeline
+from tests.frames import AS_OF, portfolio, write_lake
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Path:
+    return write_lake(tmp_path / "data", *portfolio())
+
+
+def _settings(root: Path):  # noqa: ANN202
+    return load_settings({"paths.data_dir": str(root)}, environ={})
+
+
+def _tables(root: Path) -> dict[str, int]:
+    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    try:
+        names = [r[0] for r in con.sql("SELECT table_name FROM duckdb_tables()").fetchall()]
+        return {n: con.sql(f"SELECT COUNT(*) FROM {n}").fetchall()[0][0] for n in names}
+    finally:
+        con.close()
+
+
+def test_run_publishes_warehouse_out_files_and_manifest(lake: Path) -> None:
+    result = run_pipeline(_settings(lake))
+    assert result.as_of == AS_OF  # default: the latest transaction date
+    counts = _tables(lake)
+    assert counts["customer_segments"] == 25 and counts["customer_360_profile"] == 25
+    assert counts["customer_segments_history"] == 25
+    out = Layout(lake).out_dir(AS_OF)
+    assert {p.stem for p in out.glob("*.parquet")} >= {
+        "customer_segments", "metric_customer_ltv", "metric_mom_spend_change",
+        "metric_avg_transaction_value", "customer_360_profile", "customer_segments_history"}
+    manifest = json.loads(result.manifest_path.read_text())
+    assert manifest["as_of"] == "2025-10-31"
+    assert manifest["outputs"]["customer_segments"]["rows"] == 25
+    assert {s["stage"] for s in manifest["stages"]} >= {"customer_activity", "customer_segments"}
+    assert manifest["input"]["files"] and manifest["versions"]["duckdb"]
+    seg = dict(result.segment_summary.select("customer_segment", "customers").iter_rows())
+    assert seg == {"High-Value Travelers": 5, "Declining": 5, "New & Growing": 5,
+                   "Budget-Conscious": 5, "Stable Mid-Spenders": 5}
+
+
+def test_two_runs_give_identical_content_hashes(lake: Path) -> None:
+    first = json.loads(run_pipeline(_settings(lake)).manifest_path.read_text())
+    second = json.loads(run_pipeline(_settings(lake)).manifest_path.read_text())
+    assert first["run_id"] != second["run_id"]
+    assert {k: v["content_hash"] for k, v in first["outputs"].items()} == {
+        k: v["content_hash"] for k, v in second["outputs"].items()}
+
+
+def test_rerun_of_same_date_replaces_history_and_other_dates_accumulate(lake: Path) -> None:
+    run_pipeline(_settings(lake))
+    run_pipeline(_settings(lake))
+    run_pipeline(_settings(lake), as_of=date(2025, 8, 31))
+    con = duckdb.connect(str(lake / "warehouse.duckdb"), read_only=True)
+    rows = dict(con.sql("SELECT as_of_date, COUNT(*) FROM customer_segments_history "
+                        "GROUP BY 1").fetchall())
+    con.close()
+    assert rows[AS_OF] == 25 and date(2025, 8, 31) in rows and len(rows) == 2
+
+
+def test_as_of_in_the_past_ignores_later_transactions(lake: Path) -> None:
+    run_pipeline(_settings(lake), as_of=date(2025, 6, 30))
+    con = duckdb.connect(str(lake / "warehouse.duckdb"), read_only=True)
+    last = con.sql("SELECT MAX(last_transaction_date), MAX(as_of_date) "
+                   "FROM customer_segments").fetchall()[0]
+    con.close()
+    assert last[0] <= date(2025, 6, 30) and last[1] == date(2025, 6, 30)
+
+
+@pytest.mark.parametrize("point", ["after-out-files", "mid-warehouse", "after-warehouse"])
+def test_run_killed_mid_way_leaves_previous_outputs_intact(lake: Path, point: str) -> None:
+    run_pipeline(_settings(lake), as_of=date(2025, 9, 30))
+    before = _tables(lake)
+    seg_file = Layout(lake).out_dir(date(2025, 9, 30)) / "customer_segments.parquet"
+    before_bytes = seg_file.read_bytes()
+    env = {**os.environ, "SEGENGINE_FAULT_INJECT": point}
+    proc = subprocess.run(
+        [sys.executable, "-m", "segengine", "--data-dir", str(lake), "run", "--as-of",
+         "2025-09-30"], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -9  # SIGKILL
+    if point != "after-warehouse":  # the warehouse transaction had not committed
+        assert _tables(lake) == before
+    assert seg_file.read_bytes() == before_bytes  # out/<as_of>/ not swapped
+    # the stale lock of the killed process does not block the next run, which completes
+    result = run_pipeline(_settings(lake), as_of=date(2025, 9, 30))
+    assert result.row_counts["customer_segments"] == before["customer_segments"]
+    assert not list((lake / "out").glob(".tmp-*"))
+
+
+def test_second_concurrent_run_fails_with_a_clear_message(lake: Path) -> None:
+    with data_dir_lock(Layout(lake), "run"), pytest.raises(LockError, match="another segengine"):
+        run_pipeline(_settings(lake))
+
+
+def test_failed_quality_gate_publishes_nothing(lake: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_pipeline(_settings(lake))
+    before = _tables(lake)
+    manifests = sorted((lake / "runs").glob("*.json"))
+    real = pipeline.build_tables
+
+    def corrupt(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        tables = real(*args, **kwargs)
+        seg = tables["customer_segments"]
+        tables["customer_segments"] = seg.with_columns(
+            pl.when(pl.col("customer_id") == "B0").then(pl.lit("High-Value Travelers"))
+            .otherwise(pl.col("customer_segment")).alias("customer_segment"))
+        return tables
+
+    monkeypatch.setattr(pipeline, "build_tables", corrupt)
+    with pytest.raises(QualityError, match="segment rules hold for every row: 1 failing.*B0"):
+        run_pipeline(_settings(lake))
+    assert _tables(lake) == before
+    assert sorted((lake / "runs").glob("*.json")) == manifests
+
+
+def test_cli_run_check_sql_and_migration(lake: Path) -> None:
+    runner = CliRunner()
+    base = ["--data-dir", str(lake)]
+    r = runner.invoke(cli, [*base, "run", "--as-of", "2025-09-30"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, [*base, "run"])
+    assert r.exit_code == 0, r.output
+    assert "High-Value Travelers" in r.stdout and "customer_segments" in r.stderr
+    r = runner.invoke(cli, [*base, "check"])
+    assert r.exit_code == 0, r.output
+    assert "segment rules hold for every row: ok" in r.stdout
+    r = runner.invoke(cli, [*base, "sql", "SELECT COUNT(*) AS n FROM customer_360_profile",
+                            "--format", "csv"])
+    assert r.exit_code == 0 and r.stdout.strip() == "n\n25"
+    r = runner.invoke(cli, [*base, "sql", "DROP TABLE customer_segments"])
+    assert r.exit_code == 1 and "Error:" in r.stderr
+    r = runner.invoke(cli, [*base, "migration", "--from", "2025-09-30", "--to", "2025-10-31"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines()[0].split()[0] == "from_segment"
+    r = runner.invoke(cli, [*base, "migration", "--from", "2020-01-31", "--to", "2025-10-31"])
+    assert r.exit_code == 1 and "no segment history for 2020-01-31" in r.stderr
+
+
+def test_run_on_empty_data_dir_says_what_to_do(tmp_path: Path) -> None:
+    r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "none"), "run"])
+    assert r.exit_code == 1
+    assert "has no transactions" in r.stderr and "segengine generate" in r.stderr
