@@ -134,7 +134,7 @@ INIT_TEMPLATE = """\
 # header = true
 # [ingest.columns]              # target = source column or DuckDB SQL expression
 # customer_id = "CustomerID"
-# transaction_amount = "Quantity * UnitPrice"
+# transaction_amount = "Quantity::DECIMAL(12, 2) * UnitPrice::DECIMAL(12, 2)"  # CSV is text
 # transaction_date = "strptime(InvoiceDate, '%m/%d/%Y %H:%M')"
 
 [segments]                      # behavioural rule thresholds; the order is fixed

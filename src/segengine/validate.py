@@ -1,0 +1,275 @@
+"""Validation and quarantine (design §3): raw mapped rows in, lake-typed clean rows + rejects out.
+
+Pure functions: no I/O, no clock. `ingest` (files) and `sync` (Snowflake pull) share them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import polars as pl
+
+from segengine.errors import DataError
+from segengine.schemas import (
+    CUSTOMERS,
+    CUSTOMERS_REQUIRED,
+    MONEY,
+    STATUSES,
+    TRANSACTIONS,
+    TRANSACTIONS_REQUIRED,
+)
+
+REASON_SEPARATOR = "; "
+"""A row with several problems gets all its reasons, joined in the fixed order of the checks."""
+
+_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M")
+_WIDE = pl.Decimal(38, 10)
+_MAX_AMOUNT = 10**10  # Decimal(12, 2) holds up to 9,999,999,999.99
+
+
+@dataclass(frozen=True)
+class Validated:
+    """Result of validating one source: clean rows, quarantined rows and counts per reason.
+
+    `clean` has exactly the lake schema; `rejects` holds `source_row` (1-based data row, header
+    excluded), `reject_reason` and every source column as text. `counts` counts rows per reason
+    (a row with two reasons counts under both); `rejected` counts rows.
+    """
+
+    clean: pl.DataFrame
+    rejects: pl.DataFrame
+    counts: dict[str, int] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def rows_read(self) -> int:
+        return self.clean.height + self.rejects.height
+
+    @property
+    def rejected(self) -> int:
+        return self.rejects.height
+
+    @property
+    def reject_pct(self) -> float:
+        return 100.0 * self.rejected / self.rows_read if self.rows_read else 0.0
+
+
+def text(col: str) -> pl.Expr:
+    """A column as stripped text; blank becomes null (ids stay text: `00001` stays `00001`)."""
+    s = pl.col(col).cast(pl.String).str.strip_chars()
+    return pl.when(s == "").then(None).otherwise(s)
+
+
+def parse_date(col: str, dtype: pl.DataType) -> pl.Expr:
+    """Date, datetime (cast to its date) or ISO text `YYYY-MM-DD[ HH:MM[:SS[.f]]]` → Date."""
+    if dtype == pl.Date:
+        return pl.col(col)
+    if isinstance(dtype, pl.Datetime):
+        return pl.col(col).dt.date()
+    s = text(col)
+    return pl.coalesce(
+        s.str.to_date("%Y-%m-%d", strict=False),
+        *(s.str.to_datetime(f, strict=False).dt.date() for f in _DATE_FORMATS),
+    )
+
+
+def parse_money(col: str, dtype: pl.DataType) -> pl.Expr:
+    """Any numeric or numeric text → exact Decimal(38,10), rounded half-to-even to cents later."""
+    if dtype.is_numeric():
+        return pl.col(col).cast(_WIDE, strict=False)
+    return text(col).cast(_WIDE, strict=False)
+
+
+def to_cents(wide: pl.Expr) -> pl.Expr:
+    """Round half-to-even to cents (11.775 → 11.78, 11.785 → 11.78) as Decimal(12,2)."""
+    return wide.round(2).cast(MONEY, strict=False)
+
+
+def validate_transactions(raw: pl.DataFrame, *, source: str) -> Validated:
+    """Check and type mapped transaction rows (§3); bad rows are quarantined with reasons.
+
+    Amounts are rounded half-to-even to cents; an amount that rounds to 0.00 is non-positive.
+    Missing `status` column → all `approved`; null/blank category → `Uncategorized`. Rows whose
+    transaction_id is missing or blank get a derived id `<md5(content)[:16]>-<n>`, n = occurrence
+    among identical rows, so re-loading the same data never duplicates. Of rows sharing an id the
+    first valid one is kept and every other one is quarantined as `duplicate_transaction_id`.
+    """
+    _require(raw, TRANSACTIONS_REQUIRED, source)
+    schema = raw.schema
+    typed = raw.with_row_index("source_row", offset=1).select(
+        pl.col("source_row").cast(pl.Int64),
+        _opt_text(schema, "transaction_id"),
+        text("customer_id").alias("customer_id"),
+        parse_date("transaction_date", schema["transaction_date"]).alias("transaction_date"),
+        parse_money("transaction_amount", schema["transaction_amount"]).alias("_wide"),
+        _opt_text(schema, "merchant_name"),
+        pl.coalesce(_opt_text(schema, "merchant_category"), pl.lit("Uncategorized"))
+        .alias("merchant_category"),
+        _opt_text(schema, "channel"),
+        (text("status").str.to_lowercase() if "status" in schema else pl.lit("approved"))
+        .alias("status"),
+        text("transaction_date").alias("_raw_date"),
+        text("transaction_amount").alias("_raw_amount"),
+    ).with_columns(to_cents(pl.col("_wide")).alias("transaction_amount"))
+    raw_date, raw_amount = pl.col("_raw_date"), pl.col("_raw_amount")
+    checks = [
+        ("null_customer_id", pl.col("customer_id").is_null()),
+        ("null_transaction_date", raw_date.is_null()),
+        ("unparseable_transaction_date",
+         raw_date.is_not_null() & pl.col("transaction_date").is_null()),
+        ("null_amount", raw_amount.is_null()),
+        ("unparseable_amount", raw_amount.is_not_null() & pl.col("_wide").is_null()),
+        ("amount_out_of_range", pl.col("_wide").abs() >= _MAX_AMOUNT),
+        ("non_positive_amount",
+         (pl.col("_wide").abs() < _MAX_AMOUNT) & (pl.col("transaction_amount") <= 0)),
+        ("unknown_status", ~pl.col("status").is_in(STATUSES).fill_null(False)),
+    ]
+    typed = _with_derived_ids(typed).with_columns(_reasons(checks).alias("_reasons"))
+    typed = _mark_duplicates(typed, "transaction_id", "duplicate_transaction_id")
+    return _split(raw, typed, TRANSACTIONS, source)
+
+
+def validate_customers(raw: pl.DataFrame, *, source: str) -> Validated:
+    """Check and type mapped customer rows: id present and unique; age, credit_limit, date typed.
+
+    Optional columns may be missing (null). A value that is present but cannot be typed
+    quarantines the row (`unparseable_<column>`); credit_limit is rounded half-to-even to cents.
+    """
+    _require(raw, CUSTOMERS_REQUIRED, source)
+    schema = raw.schema
+    typed = raw.with_row_index("source_row", offset=1).select(
+        pl.col("source_row").cast(pl.Int64),
+        *(_opt_text(schema, c) for c, t in CUSTOMERS.items() if t == pl.String),
+        (text("age").cast(pl.Float64, strict=False) if "age" in schema
+         else pl.lit(None, pl.Float64)).alias("_age"),
+        (parse_money("credit_limit", schema["credit_limit"]) if "credit_limit" in schema
+         else pl.lit(None, _WIDE)).alias("_wide"),
+        (parse_date("account_open_date", schema["account_open_date"])
+         if "account_open_date" in schema else pl.lit(None, pl.Date)).alias("account_open_date"),
+        *(text(c).alias(f"_raw_{c}") for c in ("age", "credit_limit", "account_open_date")
+          if c in schema),
+    ).with_columns(
+        to_cents(pl.col("_wide")).alias("credit_limit"),
+        pl.col("_age").cast(pl.Int32, strict=False).alias("age"),
+    )
+
+    def bad(col: str, typed_col: str) -> pl.Expr:
+        if f"_raw_{col}" not in typed.columns:
+            return pl.lit(False)
+        return pl.col(f"_raw_{col}").is_not_null() & pl.col(typed_col).is_null()
+
+    checks = [
+        ("null_customer_id", pl.col("customer_id").is_null()),
+        ("unparseable_age", bad("age", "age") | (pl.col("_age") != pl.col("_age").round(0))),
+        ("unparseable_credit_limit", bad("credit_limit", "credit_limit")),
+        ("unparseable_account_open_date", bad("account_open_date", "account_open_date")),
+    ]
+    typed = typed.with_columns(_reasons(checks).alias("_reasons"))
+    typed = _mark_duplicates(typed, "customer_id", "duplicate_customer_id")
+    return _split(raw, typed, CUSTOMERS, source)
+
+
+def check_reject_threshold(validated: Validated, *, max_reject_pct: float, source: str,
+                           rejects_path: str | None = None) -> None:
+    """Raise DataError when more than `max_reject_pct` % of the rows were rejected."""
+    if validated.rejected == 0 or validated.reject_pct <= max_reject_pct:
+        return
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(validated.counts.items()))
+    where = f"; rejected rows are in {rejects_path}" if rejects_path else ""
+    raise DataError(
+        f"{source}: {validated.rejected} of {validated.rows_read} rows "
+        f"({validated.reject_pct:.2f}%) were rejected ({reasons}), over ingest.max_reject_pct = "
+        f"{max_reject_pct:g}; nothing was written to the lake{where}. Fix the source or the "
+        "column mapping, or raise ingest.max_reject_pct (--max-reject-pct)"
+    )
+
+
+def _require(raw: pl.DataFrame, required: tuple[str, ...], source: str) -> None:
+    missing = [c for c in required if c not in raw.columns]
+    if missing:
+        raise DataError(f"{source} is missing required column(s) {', '.join(missing)}. "
+                        "Map them in the column mapping (e.g. [ingest.columns])")
+
+
+def _opt_text(schema: pl.Schema, col: str) -> pl.Expr:
+    return (text(col) if col in schema else pl.lit(None, pl.String)).alias(col)
+
+
+def _reasons(checks: list[tuple[str, pl.Expr]]) -> pl.Expr:
+    """List of the reason names whose check is true (null check results count as false)."""
+    return pl.concat_list(
+        [pl.when(cond.fill_null(False)).then(pl.lit(name)).otherwise(None) for name, cond in checks]
+    ).list.drop_nulls()
+
+
+def _mark_duplicates(typed: pl.DataFrame, key: str, reason: str) -> pl.DataFrame:
+    """Add `reason` to every row of a repeated key but the first valid one (else the first)."""
+    repeated = typed[key].is_duplicated() & typed[key].is_not_null()
+    if not repeated.any():
+        return typed
+    row = pl.col("source_row")
+    keeper = pl.coalesce(row.filter(pl.col("_reasons").list.len() == 0).min(), row.min())
+    marked = typed.filter(repeated).with_columns(
+        pl.when(row != keeper.over(key))
+        .then(pl.col("_reasons").list.concat(pl.lit([reason])))
+        .otherwise(pl.col("_reasons")).alias("_reasons")
+    )
+    return pl.concat([typed.filter(~repeated), marked]).sort("source_row")
+
+
+def _with_derived_ids(typed: pl.DataFrame) -> pl.DataFrame:
+    """Fill missing ids with `<md5 of the normalised row>[:16]-<occurrence among identical rows>`.
+
+    The occurrence number counts identical rows in source order, so two identical purchases
+    get -1 and -2 and re-reading the same data yields the same ids.
+    """
+    missing = typed["transaction_id"].is_null()
+    if not missing.any():
+        return typed
+    parts = [pl.col(c).cast(pl.String).fill_null("\x00") for c in TRANSACTIONS
+             if c != "transaction_id"]
+    todo = typed.filter(missing).select(pl.concat_str(parts, separator="\x1f").alias("_c"))
+    # DuckDB's md5 is stable across versions (Polars' hash is not) and vectorised.
+    con = duckdb.connect()
+    try:
+        digest = con.from_arrow(todo.to_arrow()).project("md5(_c) AS h").pl()["h"]
+    finally:
+        con.close()
+    # Occurrence by sorting on the digest, not a window over every distinct row (much faster).
+    idx = pl.int_range(pl.len())
+    run_start = pl.when(pl.col("_h").ne_missing(pl.col("_h").shift(1))).then(idx).forward_fill()
+    ids = (
+        pl.DataFrame({"_h": digest.str.slice(0, 16)}).with_row_index("_i")
+        .sort("_h", "_i")
+        .select("_i", (pl.col("_h") + "-" + (idx - run_start + 1).cast(pl.String)).alias("_id"))
+        .sort("_i")["_id"]
+    )
+    filled = typed["transaction_id"].scatter(missing.arg_true(), ids)
+    return typed.with_columns(filled.alias("transaction_id"))
+
+
+def _split(raw: pl.DataFrame, typed: pl.DataFrame, schema: dict[str, pl.DataType],
+           source: str) -> Validated:
+    """Clean rows in the lake schema; rejects with the source columns as text."""
+    ok = pl.col("_reasons").list.len() == 0
+    clean = typed.filter(ok).select([pl.col(c).cast(t) for c, t in schema.items()])
+    bad = typed.filter(~ok).select("source_row", "_reasons")
+    as_text = raw.with_row_index("source_row", offset=1).select(
+        pl.col("source_row").cast(pl.Int64), *(_as_text(raw, c) for c in raw.columns)
+    )
+    rejects = bad.join(as_text, on="source_row", how="left").select(
+        "source_row",
+        pl.col("_reasons").list.join(REASON_SEPARATOR).alias("reject_reason"),
+        *raw.columns,
+    ).sort("source_row")
+    counts_frame = bad.explode("_reasons").group_by("_reasons").len()
+    counts = {str(r): int(n) for r, n in counts_frame.sort("_reasons").iter_rows()}
+    return Validated(clean=clean, rejects=rejects, counts=counts, source=source)
+
+
+def _as_text(raw: pl.DataFrame, col: str) -> pl.Expr:
+    dtype = raw.schema[col]
+    if isinstance(dtype, pl.List | pl.Array | pl.Struct):
+        return pl.col(col).map_elements(str, return_dtype=pl.String).alias(col)
+    return pl.col(col).cast(pl.String).alias(col)
