@@ -165,3 +165,36 @@ class CuttingProxy:
                 dst.sendall(data)
         with contextlib.suppress(OSError):
             dst.shutdown(socket.SHUT_WR)
+
+
+def isolate_snowflake_env(monkeypatch: Any, home: Path) -> None:
+    """No SNOWFLAKE_* variables from the developer; Path.home() is `home`."""
+    import os
+
+    for name in [n for n in os.environ if n.startswith("SNOWFLAKE")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(Path, "home", classmethod(lambda _cls: home))
+
+
+def end_sessions_since(tokens: set[str]) -> None:
+    """Roll back and close fakesnow sessions opened after `tokens` was taken.
+
+    Real Snowflake aborts the open transaction of a session whose client vanished; fakesnow
+    keeps it forever (and its locks), so tests of cut connections emulate the abort here.
+    """
+    import fakesnow.server
+
+    for token, conn in list(fakesnow.server.sessions.items()):
+        if token not in tokens:
+            with contextlib.suppress(Exception):
+                conn.rollback()
+            with contextlib.suppress(Exception):
+                conn.close()
+            fakesnow.server.sessions.pop(token, None)
+
+
+def session_tokens() -> set[str]:
+    """Tokens of the fakesnow sessions open now."""
+    import fakesnow.server
+
+    return set(fakesnow.server.sessions)

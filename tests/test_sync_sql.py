@@ -112,7 +112,8 @@ def test_push_plan_matches_golden(tmp_path: Path) -> None:
 def test_push_plan_without_database_uses_the_connection_default(tmp_path: Path) -> None:
     layout = write_outputs(tmp_path / "data")
     plan = push.plan_push(layout, as_of=AS_OF, stage_token="golden",
-                          target=SnowflakeTarget(schema="SEGENGINE"), tables=["customer_360_profile"])
+                          target=SnowflakeTarget(schema="SEGENGINE"),
+                          tables=["customer_360_profile"])
     assert_golden("push_plan_default_database.sql", render(plan.statements(), tmp_path / "data"))
 
 
@@ -234,7 +235,8 @@ def test_pull_refuses_a_source_table_name_with_a_semicolon_before_any_sql(
     from segengine.sync.session import Session
 
     log: list[str] = []
-    session = Session(ConnectionParams("x", "test", {}), connector=lambda _p: RecordingConnection(log))
+    session = Session(ConnectionParams("x", "test", {}),
+                      connector=lambda _p: RecordingConnection(log))
     settings = Settings(snowflake=SnowflakeConfig(
         source=SnowflakeSource(transactions_table="tx; drop table y")))
     settings = Settings(paths=settings.paths.__class__(data_dir=str(tmp_path)),

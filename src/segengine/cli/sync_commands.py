@@ -1,7 +1,203 @@
-"""CLI commands: sync."""
+"""CLI commands: snowflake test, push, pull, sync (design §9)."""
 
 from __future__ import annotations
 
-import click  # noqa: F401
+import os
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
 
-from segengine.cli import AppContext, cli, error_boundary, pass_app  # noqa: F401
+import click
+
+from segengine.cli import AppContext, as_of_option, cli, error_boundary, pass_app
+from segengine.config import Settings
+from segengine.lake import Layout, data_dir_lock
+
+connection_option = click.option(
+    "--connection", "connection", metavar="NAME",
+    help="Connection in Snowflake's connections.toml (overrides [snowflake] connection).")
+
+
+def _settings(app: AppContext, connection: str | None) -> Settings:
+    return app.settings(**{"snowflake.connection": connection})
+
+
+def _session(app: AppContext, settings: Settings) -> Any:
+    from segengine.sync.connection import resolve_connection
+    from segengine.sync.session import Session
+
+    params = resolve_connection(settings.snowflake, os.environ, Path.home())
+    app.detail(f"connection {params.name!r} from {params.origin}")
+    return Session(params, log=app.info)
+
+
+def _tables(values: tuple[str, ...]) -> list[str] | None:
+    names = [t.strip() for v in values for t in v.split(",") if t.strip()]
+    return names or None
+
+
+@cli.group()
+def snowflake() -> None:
+    """Check the Snowflake connection used by push, pull and sync.
+
+    Example: segengine snowflake test --connection my_connection
+    """
+
+
+@snowflake.command("test")
+@connection_option
+@pass_app
+@error_boundary
+def snowflake_test(app: AppContext, connection: str | None) -> None:
+    """Connect and print account, user, role, warehouse and the target database/schema.
+
+    Example: segengine snowflake test --connection my_connection
+    """
+    from segengine.sync.connection import describe_session
+
+    settings = _settings(app, connection)
+    session = _session(app, settings)
+    try:
+        info = describe_session(session.connection(), session.params)
+    finally:
+        session.close()
+    target = settings.snowflake.target
+    info["connection"] = session.params.name
+    info["target"] = f"{target.database or session.params.get('database', '(default)')}." \
+                     f"{target.schema}"
+    for key in ("connection", "account", "user", "role", "warehouse", "target"):
+        click.echo(f"{key:<11} {info[key]}")
+
+
+def do_push(app: AppContext, settings: Settings, *, as_of: date | None,
+            tables: list[str] | None, dry_run: bool) -> None:
+    """Plan (and unless dry_run, execute and record) a push of out/<as_of>/."""
+    from segengine.sync import manifest, push
+
+    layout = Layout(settings.data_dir)
+    as_of = as_of or push.latest_out_date(layout)
+    plan = push.plan_push(layout, as_of=as_of, target=settings.snowflake.target, tables=tables)
+    if dry_run:
+        for stmt in plan.statements():
+            click.echo(stmt.render())
+        return
+    session = _session(app, settings)
+    with data_dir_lock(layout, "push"):
+        try:
+            result = push.run_push(session, plan, log=app.info)
+        finally:
+            session.close()
+        path = manifest.record_push(layout, push.push_record(result), as_of=as_of,
+                                    now=datetime.now(UTC))
+    for warning in result.warnings:
+        app.info(f"warning: {warning}")
+    for t in result.tables:
+        click.echo(f"{t.table:<32} {t.rows:>10,} rows")
+    click.echo(f"pushed {len(result.tables)} table(s), {result.rows:,} rows as of "
+               f"{as_of.isoformat()} to {result.database}.{result.schema} in "
+               f"{result.duration_s:.1f} s (recorded in {path})")
+
+
+@cli.command()
+@as_of_option
+@click.option("--tables", multiple=True, metavar="T1,T2",
+              help="Only these tables (comma-separated or repeated); default: all in out/<D>/.")
+@click.option("--dry-run", is_flag=True, help="Print the SQL plan; connect to nothing.")
+@connection_option
+@pass_app
+@error_boundary
+def push(app: AppContext, as_of: date | None, tables: tuple[str, ...], dry_run: bool,
+         connection: str | None) -> None:
+    """Upload a run's out/<D>/*.parquet to Snowflake and publish all tables in one transaction.
+
+    Example: segengine push --as-of 2025-10-31 --dry-run
+    """
+    do_push(app, _settings(app, connection), as_of=as_of, tables=_tables(tables),
+            dry_run=dry_run)
+
+
+class _MonthsBar:
+    """A months progress bar on stderr, created on the first month (silent with --quiet)."""
+
+    def __init__(self, app: AppContext) -> None:
+        self.app = app
+        self.bar: Any = None
+        self.rows = 0
+
+    def update(self, month: str, rows: int, total: int) -> None:
+        if self.app.verbosity < 0:
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label="pull", file=sys.stderr,
+                                         show_pos=True)
+            self.bar.__enter__()
+        self.rows += rows
+        self.bar.label = f"pull {month} ({self.rows:,} rows)"
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def do_pull(app: AppContext, settings: Settings, *, since: str | None, full: bool) -> None:
+    """Pull under the data-directory lock and print what changed."""
+    from segengine.sync.pull import run_pull
+
+    layout = Layout(settings.data_dir)
+    session = _session(app, settings)
+    bar = _MonthsBar(app)
+    with data_dir_lock(layout, "pull"):
+        try:
+            result = run_pull(session, settings, since=since, full=full, now=datetime.now(UTC),
+                              progress=bar.update)
+        finally:
+            bar.close()
+            session.close()
+    if result.customers is not None:
+        click.echo(f"customers: {result.customers:,}")
+    months = ", ".join(result.months) or "none"
+    click.echo(f"pulled {result.rows_read:,} rows in {len(result.months)} month(s) ({months}); "
+               f"{result.rejected:,} rejected; watermark {result.watermark or 'none'}; "
+               f"{result.duration_s:.1f} s")
+    for path in result.rejects_files:
+        app.info(f"rejected rows: {path}")
+
+
+@cli.command()
+@click.option("--since", metavar="YYYY-MM", help="Re-read from this month (ignores the watermark).")
+@click.option("--full", is_flag=True, help="Re-read every month of the source.")
+@connection_option
+@pass_app
+@error_boundary
+def pull(app: AppContext, since: str | None, full: bool, connection: str | None) -> None:
+    """Pull [snowflake.source] tables into the lake, month by month from the watermark.
+
+    Example: segengine pull --since 2025-01
+    """
+    do_pull(app, _settings(app, connection), since=since, full=full)
+
+
+@cli.command()
+@as_of_option
+@click.option("--since", metavar="YYYY-MM", help="Pull from this month (ignores the watermark).")
+@click.option("--full", is_flag=True, help="Pull every month of the source.")
+@click.option("--segments-file", type=click.Path(dir_okay=False),
+              help="External segmentation CSV joined into customer_360_profile.")
+@connection_option
+@pass_app
+@error_boundary
+def sync(app: AppContext, as_of: date | None, since: str | None, full: bool,
+         segments_file: str | None, connection: str | None) -> None:
+    """Pull, run, then push; stops at the first failure with nothing half-published.
+
+    Example: segengine sync --connection my_connection
+    """
+    from segengine.pipeline import run_pipeline
+
+    settings = _settings(app, connection)
+    do_pull(app, settings, since=since, full=full)
+    result = run_pipeline(settings, as_of=as_of, segments_file=segments_file, log=app.detail)
+    click.echo(f"run {result.run_id}: {sum(result.row_counts.values()):,} output rows")
+    do_push(app, settings, as_of=result.as_of, tables=None, dry_run=False)

@@ -1,0 +1,70 @@
+"""Record pushes in the run manifest (runs/<run_id>.json), written atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from segengine.lake import Layout
+
+PUSH_ONLY_PREFIX = "push-"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to a temp file in the same directory, fsync, rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, default=str)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def find_run_manifest(layout: Layout, as_of: date) -> Path | None:
+    """The newest run manifest (by modification time) whose as_of is `as_of`."""
+    if not layout.runs_dir.is_dir():
+        return None
+    candidates = []
+    for path in layout.runs_dir.glob("*.json"):
+        if path.name.startswith(PUSH_ONLY_PREFIX):
+            continue
+        data = _read(path)
+        if data is not None and str(data.get("as_of", "")) == as_of.isoformat():
+            candidates.append((path.stat().st_mtime_ns, path.name, path))
+    return max(candidates)[2] if candidates else None
+
+
+def record_push(layout: Layout, record: dict[str, Any], *, as_of: date,
+                now: datetime) -> Path:
+    """Append `record` to the run manifest's "pushes" list, or write runs/push-<ts>.json."""
+    path = find_run_manifest(layout, as_of)
+    if path is not None:
+        data = _read(path) or {}
+        pushes = data.get("pushes")
+        data["pushes"] = [*(pushes if isinstance(pushes, list) else []), record]
+        write_json_atomic(path, data)
+        return path
+    stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
+    path = layout.runs_dir / f"{PUSH_ONLY_PREFIX}{stamp}.json"
+    write_json_atomic(path, {"run_id": None, "as_of": as_of.isoformat(), "pushes": [record]})
+    return path

@@ -1,0 +1,467 @@
+"""Push and pull against a local fakesnow server through the real Snowflake connector (§9).
+
+fakesnow traps (design §9): NULL timestamps come back as 1970-01-01 in server mode, so the
+fixtures keep timestamps non-null; state is process-wide, so every test uses its own database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from tests.fakesnow_server import (
+    CuttingProxy,
+    end_sessions_since,
+    isolate_snowflake_env,
+    server_kwargs,
+    session_tokens,
+    unique_name,
+    write_connections_toml,
+)
+
+from segengine.config import (
+    IngestConfig,
+    PathsConfig,
+    Settings,
+    SnowflakeConfig,
+    SnowflakeSource,
+    SnowflakeTarget,
+)
+from segengine.errors import TerminalSyncError, TransientSyncError
+from segengine.lake import Layout
+from segengine.sync import pull, push, sql
+from segengine.sync.connection import ConnectionParams
+from segengine.sync.retry import RetryPolicy
+from segengine.sync.session import Session
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Arrow output on a DB-API result:UserWarning")  # inside fakesnow's own DuckDB use
+
+D1 = date(2025, 9, 30)
+D2 = date(2025, 10, 31)
+FAST = RetryPolicy(attempts=2, base_delay=0.05, max_delay=0.1)
+
+
+def make_session(port: int | None = None) -> Session:
+    kwargs = server_kwargs()
+    if port is not None:
+        kwargs = {**kwargs, "port": port, "login_timeout": 1, "network_timeout": 1}
+    return Session(ConnectionParams("local", "test", kwargs), policy=FAST)
+
+
+@pytest.fixture
+def sf() -> Iterator[Session]:
+    """A direct session for setting up and reading back."""
+    session = make_session()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def database(sf: Session) -> str:
+    name = unique_name("DB")
+    sf.execute(sql.Statement(f'CREATE DATABASE "{name}"'))
+    return name
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """HOME with ~/.snowflake/connections.toml [local] pointing at the fakesnow server."""
+    home = tmp_path / "home"
+    isolate_snowflake_env(monkeypatch, home)
+    write_connections_toml(home / ".snowflake", "local", server_kwargs())
+    return home
+
+
+def run(sf: Session, statement: str, *params: Any) -> list[tuple[Any, ...]]:
+    return list(sf.execute(sql.Statement(statement, tuple(params))).fetchall())
+
+
+def table_frame(sf: Session, database: str, table: str, schema: str = "SEG") -> pl.DataFrame:
+    cur = sf.execute(sql.Statement(f'SELECT * FROM "{database}"."{schema}"."{table.upper()}"'))
+    frame = pl.from_arrow(cur.fetch_arrow_all())
+    assert isinstance(frame, pl.DataFrame)
+    return frame.rename(str.lower).sort(frame.columns[0].lower(), "as_of_date")
+
+
+def profile(as_of: date, version: int) -> pl.DataFrame:
+    """A customer_360_profile-like table: money, dates, a timestamp, booleans, nulls."""
+    n = 3 + version
+    return pl.DataFrame({
+        "customer_id": [f"CUST{i:08d}" for i in range(1, n + 1)],
+        "customer_segment": [None, *(["Declining", "Stable Mid-Spenders"] * n)][:n],
+        "lifetime_value": [Decimal(f"{100 * i + version}.25") if i != 2 else None
+                           for i in range(1, n + 1)],
+        "first_transaction_date": [date(2024, 1, i) for i in range(1, n + 1)],
+        "segmented_at": [datetime(2025, 11, 1, 8, 30, i) for i in range(n)],
+        "eligible_for_retention_campaign": [True, None, *([False] * n)][:n],
+        "total_transactions": list(range(n)),
+        "avg_spend_per_day": [1.5, None, *([2.25] * n)][:n],
+        "as_of_date": [as_of] * n,
+    }, schema_overrides={"lifetime_value": pl.Decimal(18, 2)})
+
+
+def history(as_of: date, version: int) -> pl.DataFrame:
+    return pl.DataFrame({"customer_id": [f"CUST{i:08d}" for i in range(1, 4 + version)],
+                         "customer_segment": "Declining" if version else "Budget-Conscious",
+                         "as_of_date": as_of})
+
+
+def write_run(layout: Layout, as_of: date, version: int) -> dict[str, pl.DataFrame]:
+    out = layout.out_dir(as_of)
+    out.mkdir(parents=True, exist_ok=True)
+    frames = {"customer_360_profile": profile(as_of, version),
+              "customer_segments_history": history(as_of, version)}
+    for name, frame in frames.items():
+        frame.write_parquet(out / f"{name}.parquet")
+    return frames
+
+
+def push_plan(layout: Layout, database: str, as_of: date) -> push.PushPlan:
+    return push.plan_push(layout, as_of=as_of, target=SnowflakeTarget(database, "SEG"))
+
+
+def assert_published(sf: Session, database: str, frames: dict[str, pl.DataFrame]) -> None:
+    got = table_frame(sf, database, "customer_360_profile")
+    want = frames["customer_360_profile"].sort("customer_id", "as_of_date")
+    assert got.to_dicts() == want.to_dicts()
+
+
+def test_push_publishes_every_table_with_typed_columns(
+        sf: Session, database: str, home: Path, tmp_path: Path, invoke) -> None:  # noqa: ANN001
+    layout = Layout(tmp_path / "data")
+    frames = write_run(layout, D2, 0)
+    layout.runs_dir.mkdir(parents=True)
+    (layout.runs_dir / "r1.json").write_text(json.dumps({"run_id": "r1", "as_of": "2025-10-31"}))
+    config = tmp_path / "segengine.toml"
+    config.write_text(f'[snowflake]\nconnection = "local"\n[snowflake.target]\n'
+                      f'database = "{database}"\nschema = "SEG"\n')
+    result = invoke("push", config=config)
+    assert result.exit_code == 0, result.output
+    assert "pushed 2 table(s), 6 rows as of 2025-10-31" in result.output
+    assert_published(sf, database, frames)
+    assert table_frame(sf, database, "customer_segments_history").to_dicts() == \
+        frames["customer_segments_history"].to_dicts()
+    types = run(sf, f'SELECT column_name, data_type, numeric_precision, numeric_scale FROM '
+                    f'"{database}".information_schema.columns WHERE table_schema = %s AND '
+                    f'table_name = %s ORDER BY ordinal_position', "SEG", "CUSTOMER_360_PROFILE")
+    assert types == [
+        ("CUSTOMER_ID", "TEXT", None, None), ("CUSTOMER_SEGMENT", "TEXT", None, None),
+        ("LIFETIME_VALUE", "NUMBER", 18, 2), ("FIRST_TRANSACTION_DATE", "DATE", None, None),
+        ("SEGMENTED_AT", "TIMESTAMP_NTZ", None, None),
+        ("ELIGIBLE_FOR_RETENTION_CAMPAIGN", "BOOLEAN", None, None),
+        ("TOTAL_TRANSACTIONS", "NUMBER", 38, 0), ("AVG_SPEND_PER_DAY", "FLOAT", None, None),
+        ("AS_OF_DATE", "DATE", None, None)]
+    assert run(sf, f'SELECT COUNT(*) FROM "{database}".information_schema.tables WHERE '
+                   f"table_name LIKE '%__LOAD'") == [(0,)]
+    record = json.loads((layout.runs_dir / "r1.json").read_text())["pushes"][0]
+    assert record["rows"] == 6 and record["connection"] == "local"
+    assert {t["table"]: t["rows"] for t in record["tables"]} == {
+        "customer_360_profile": 3, "customer_segments_history": 3}
+    assert record["publish_query_ids"] and all(t["query_ids"] for t in record["tables"])
+
+
+def test_repush_is_idempotent_and_history_keeps_other_dates(
+        sf: Session, database: str, tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "data")
+    write_run(layout, D1, 0)
+    push.run_push(sf, push_plan(layout, database, D1))
+    frames = write_run(layout, D2, 1)
+    for _ in range(2):
+        push.run_push(sf, push_plan(layout, database, D2))
+    assert_published(sf, database, frames)
+    counts = run(sf, f'SELECT "AS_OF_DATE", COUNT(*) FROM "{database}"."SEG".'
+                     '"CUSTOMER_SEGMENTS_HISTORY" GROUP BY 1 ORDER BY 1')
+    assert counts == [(D1, 3), (D2, 4)]
+
+
+def test_failed_copy_leaves_the_previous_contents_and_a_rerun_completes(
+        sf: Session, database: str, tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "data")
+    before = write_run(layout, D2, 0)
+    push.run_push(sf, push_plan(layout, database, D2))
+    after = write_run(layout, D2, 1)
+    plan = push_plan(layout, database, D2)
+    history_file = layout.out_dir(D2) / "customer_segments_history.parquet"
+    history(D2, 1).head(2).write_parquet(history_file)  # the file changed under the push
+    with pytest.raises(TerminalSyncError, match="COPY loaded 2 rows .* has 4"):
+        push.run_push(sf, plan)
+    assert_published(sf, database, before)
+    assert run(sf, f'SELECT COUNT(*) FROM "{database}"."SEG"."CUSTOMER_SEGMENTS_HISTORY"') \
+        == [(3,)]
+    after["customer_segments_history"].write_parquet(history_file)
+    push.run_push(sf, push_plan(layout, database, D2))
+    assert_published(sf, database, after)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_connection_cut_mid_transaction_leaves_the_target_unchanged(
+        sf: Session, database: str, tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "data")
+    before = write_run(layout, D2, 0)
+    push.run_push(sf, push_plan(layout, database, D2))
+    after = write_run(layout, D2, 1)
+    proxy = CuttingProxy(server_kwargs()["port"])
+    tokens = session_tokens()
+    flaky = make_session(proxy.port)
+    execute = flaky.execute
+
+    def cut_before_second_insert(stmt: sql.Statement) -> Any:
+        if stmt.purpose == "insert customer_segments_history":
+            proxy.cut()  # BEGIN, DELETE and the first INSERT already ran on the server
+        return execute(stmt)
+
+    flaky.execute = cut_before_second_insert  # type: ignore[method-assign]
+    try:
+        with pytest.raises(TransientSyncError, match="gave up after 2 attempts"):
+            push.run_push(flaky, push_plan(layout, database, D2))
+    finally:
+        proxy.close()
+        end_sessions_since(tokens)  # what Snowflake does to a vanished client's transaction
+    assert_published(sf, database, before)
+    push.run_push(sf, push_plan(layout, database, D2))
+    assert_published(sf, database, after)
+    assert run(sf, f'SELECT COUNT(*) FROM "{database}"."SEG"."CUSTOMER_SEGMENTS_HISTORY"') \
+        == [(4,)]
+
+
+def create_source(sf: Session, database: str) -> None:
+    run(sf, f'CREATE SCHEMA "{database}"."RAW"')
+    run(sf, f'CREATE TABLE "{database}"."RAW"."TXNS" (TXN_ID VARCHAR, CUST VARCHAR, '
+            'TXN_DATE DATE, AMOUNT NUMBER(12,2), MERCHANT_NAME VARCHAR, '
+            'MERCHANT_CATEGORY VARCHAR, CHANNEL VARCHAR, STATUS VARCHAR)')
+    run(sf, f'CREATE TABLE "{database}"."RAW"."CUSTOMERS" (CUSTOMER_ID VARCHAR, '
+            'FIRST_NAME VARCHAR, AGE NUMBER(38,0), CARD_TYPE VARCHAR, CREDIT_LIMIT NUMBER(12,2), '
+            'ACCOUNT_OPEN_DATE DATE)')
+    run(sf, f'INSERT INTO "{database}"."RAW"."CUSTOMERS" VALUES '
+            "('00001', 'Ann', 41, 'Premium', 20000.00, '2023-02-01'), "
+            "('00002', 'Bo', 29, 'Standard', 5000.00, '2024-06-15')")
+    insert_txns(sf, database, [
+        ("t1", "00001", "2025-01-03", "10.50", "Grocery", "approved"),
+        ("t2", "00001", "2025-01-31", "99.99", None, "APPROVED"),
+        ("t3", "00002", "2025-02-14", "250.00", "Travel", "declined"),
+        ("t4", "00002", "2025-03-01", "-5.00", "Gas", "approved"),  # quarantined
+        ("t5", "00001", "2025-03-31", "12.00", "Gas", "approved"),
+    ])
+
+
+def insert_txns(sf: Session, database: str, rows: list[tuple[Any, ...]]) -> None:
+    for tid, cust, day, amount, category, status in rows:
+        run(sf, f'INSERT INTO "{database}"."RAW"."TXNS" VALUES (%s, %s, %s, %s, %s, %s, %s, %s)',
+            tid, cust, date.fromisoformat(day), Decimal(amount), "Shop", category, "Online",
+            status)
+
+
+def lake_ids(layout: Layout) -> dict[str, list[str]]:
+    return {p.parent.name.removeprefix("month="): sorted(pl.read_parquet(p)["transaction_id"])
+            for p in layout.partition_files()}
+
+
+def test_pull_fills_an_empty_lake_then_picks_up_new_and_late_rows(
+        sf: Session, database: str, home: Path, tmp_path: Path, invoke) -> None:  # noqa: ANN001
+    create_source(sf, database)
+    config = tmp_path / "segengine.toml"
+    config.write_text(
+        '[ingest]\nmax_reject_pct = 50\n[snowflake]\nconnection = "local"\n'
+        f'[snowflake.source]\ndatabase = "{database}"\nschema = "RAW"\n'
+        'transactions_table = "TXNS"\ncustomers_table = "CUSTOMERS"\n'
+        '[snowflake.source.columns]\ntransaction_id = "TXN_ID"\ncustomer_id = "cust"\n'
+        'transaction_date = "TXN_DATE"\ntransaction_amount = "amount"\n')
+    layout = Layout(tmp_path / "data")
+    result = invoke("pull", config=config)
+    assert result.exit_code == 0, result.output
+    assert "pulled 5 rows in 3 month(s) (2025-01, 2025-02, 2025-03); 1 rejected" in result.output
+    assert lake_ids(layout) == {"2025-01": ["t1", "t2"], "2025-02": ["t3"], "2025-03": ["t5"]}
+    jan = pl.read_parquet(layout.partition_file("2025-01")).sort("transaction_id")
+    assert jan["customer_id"].to_list() == ["00001", "00001"]
+    assert jan["transaction_amount"].to_list() == [Decimal("10.50"), Decimal("99.99")]
+    assert jan["status"].to_list() == ["approved", "approved"]
+    assert jan["merchant_category"].to_list() == ["Grocery", "Uncategorized"]
+    customers = pl.read_parquet(layout.customers_file).sort("customer_id")
+    assert customers["customer_id"].to_list() == ["00001", "00002"]
+    assert customers["account_open_date"].to_list() == [date(2023, 2, 1), date(2024, 6, 15)]
+    assert pull.read_watermark(layout) == "2025-03"
+    assert len(list((layout.root / "rejects" / "snowflake-transactions").glob("*.parquet"))) == 1
+
+    insert_txns(sf, database, [("t6", "00002", "2025-04-02", "20.00", "Gas", "approved"),
+                               ("t7", "00001", "2025-02-27", "30.00", "Gas", "approved"),
+                               ("t8", "00001", "2025-01-15", "40.00", "Gas", "approved")])
+    result = invoke("pull", config=config)
+    assert result.exit_code == 0, result.output
+    assert "(2025-02, 2025-03, 2025-04)" in result.output  # repull_months = 2 from 2025-03
+    assert lake_ids(layout) == {"2025-01": ["t1", "t2"], "2025-02": ["t3", "t7"],
+                                "2025-03": ["t5"], "2025-04": ["t6"]}
+    assert pull.read_watermark(layout) == "2025-04"
+    result = invoke("pull", "--full", config=config)
+    assert result.exit_code == 0, result.output
+    assert lake_ids(layout)["2025-01"] == ["t1", "t2", "t8"]
+
+
+def test_pull_over_the_reject_limit_writes_nothing_for_that_month(
+        sf: Session, database: str, tmp_path: Path) -> None:
+    create_source(sf, database)
+    settings = Settings(paths=PathsConfig(str(tmp_path / "data")), snowflake=SnowflakeConfig(
+        source=SnowflakeSource(database=database, schema="RAW", transactions_table="TXNS",
+                               columns={"transaction_id": "txn_id", "customer_id": "cust",
+                                        "transaction_date": "txn_date",
+                                        "transaction_amount": "amount"})))
+    from segengine.errors import DataError
+
+    with pytest.raises(DataError, match="nothing was written to the lake"):
+        pull.run_pull(sf, settings, now=datetime(2025, 5, 1, tzinfo=UTC))
+    layout = Layout(settings.data_dir)
+    assert sorted(lake_ids(layout)) == ["2025-01", "2025-02"]
+    assert pull.read_watermark(layout) == "2025-02"
+
+
+def _generate_available() -> bool:
+    from segengine.cli import cli
+
+    try:
+        import segengine.pipeline  # noqa: F401
+    except ImportError:
+        return False
+    return "generate" in cli.commands
+
+
+def _outputs(root: Path) -> dict[str, pl.DataFrame]:
+    out = sorted((root / "out").iterdir())[-1]
+    frames = {}
+    for path in sorted(out.glob("*.parquet")):
+        frame = pl.read_parquet(path)
+        frames[path.stem] = frame.select(
+            [c for c, t in frame.schema.items() if not isinstance(t, pl.Datetime)])
+    return frames
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _generate_available(),
+                    reason="`segengine generate` / segengine.pipeline not available yet")
+def test_round_trip_generate_push_pull_run_gives_identical_tables(
+        sf: Session, database: str, home: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from segengine.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    original, copy = tmp_path / "original", tmp_path / "copy"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--data-dir", str(original), "generate", "--customers", "300",
+                                 "--months", "6"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    # the generated lake becomes the Snowflake source: one transactions and one customers table
+    source = Layout(tmp_path / "source")
+    source.out_dir(D2).mkdir(parents=True)
+    pl.read_parquet(Layout(original).partition_files()).write_parquet(
+        source.out_dir(D2) / "transactions.parquet")
+    pl.read_parquet(Layout(original).customers_file).write_parquet(
+        source.out_dir(D2) / "customers.parquet")
+    push.run_push(sf, push.plan_push(source, as_of=D2, target=SnowflakeTarget(database, "RAW")))
+    config = tmp_path / "segengine.toml"
+    config.write_text(
+        f'[snowflake]\nconnection = "local"\n[snowflake.source]\ndatabase = "{database}"\n'
+        'schema = "RAW"\ntransactions_table = "TRANSACTIONS"\ncustomers_table = "CUSTOMERS"\n'
+        f'[snowflake.target]\ndatabase = "{database}"\nschema = "RESULTS"\n')
+    result = runner.invoke(cli, ["--data-dir", str(copy), "--config", str(config), "sync"],
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["--data-dir", str(original), "--config", str(config), "run"],
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    want, got = _outputs(original), _outputs(copy)
+    assert sorted(got) == sorted(want)
+    for name, frame in want.items():
+        key = [c for c in ("customer_id", "month", "cluster_id", "segment") if c in frame.columns]
+        assert got[name].sort(key).equals(frame.sort(key)), name
+    pushed = run(sf, f'SELECT COUNT(*) FROM "{database}"."RESULTS"."CUSTOMER_360_PROFILE"')
+    assert pushed == [(want["customer_360_profile"].height,)]
+
+
+def _transactions(n: int, months: int = 4) -> pl.DataFrame:
+    start = date(2025, 1, 1)
+    return pl.DataFrame({
+        "transaction_id": [f"T{i:09d}" for i in range(n)],
+        "customer_id": [f"CUST{i % 5000:08d}" for i in range(n)],
+        "transaction_date": [start + timedelta(days=(i * 120 // n)) for i in range(n)],
+        "transaction_amount": [Decimal(f"{1 + i % 500}.{i % 100:02d}") for i in range(n)],
+        "merchant_name": "Shop", "merchant_category": "Grocery", "channel": "Online",
+        "status": "approved",
+    }, schema_overrides={"transaction_amount": pl.Decimal(12, 2)})
+
+
+@pytest.mark.slow
+def test_throughput_of_push_and_pull_on_fakesnow(
+        sf: Session, database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    n = 200_000
+    source = Layout(tmp_path / "source")
+    source.out_dir(D2).mkdir(parents=True)
+    _transactions(n).write_parquet(source.out_dir(D2) / "transactions.parquet")
+    started = time.perf_counter()
+    result = push.run_push(sf, push.plan_push(source, as_of=D2,
+                                              target=SnowflakeTarget(database, "RAW")))
+    push_s = time.perf_counter() - started
+    assert result.rows == n
+    settings = Settings(paths=PathsConfig(str(tmp_path / "data")),
+                        ingest=IngestConfig(), snowflake=SnowflakeConfig(
+                            source=SnowflakeSource(database=database, schema="RAW")))
+    started = time.perf_counter()
+    pulled = pull.run_pull(sf, settings, now=datetime(2025, 5, 1, tzinfo=UTC))
+    pull_s = time.perf_counter() - started
+    assert pulled.rows_read == n and sum(pulled.months.values()) == n
+    with capsys.disabled():
+        print(f"\nfakesnow (emulator) throughput, {n:,} transactions: push {n / push_s:,.0f} "
+              f"rows/s ({push_s:.1f} s), pull {n / pull_s:,.0f} rows/s ({pull_s:.1f} s)")
+
+
+
+
+def test_sync_stops_at_a_failed_pull_and_publishes_nothing(
+        sf: Session, database: str, home: Path, tmp_path: Path, invoke) -> None:  # noqa: ANN001
+    config = tmp_path / "segengine.toml"
+    config.write_text(
+        f'[snowflake]\nconnection = "local"\n[snowflake.source]\ndatabase = "{database}"\n'
+        'schema = "RAW"\ntransactions_table = "MISSING"\n'
+        f'[snowflake.target]\ndatabase = "{database}"\nschema = "RESULTS"\n')
+    result = invoke("sync", config=config)
+    assert result.exit_code == 1
+    assert "connection 'local'" in result.output and "[snowflake.source]" in result.output
+    assert not (tmp_path / "data" / "out").exists()
+    assert run(sf, f'SELECT COUNT(*) FROM "{database}".information_schema.schemata '
+                   "WHERE schema_name = 'RESULTS'") == [(0,)]
+
+
+REAL_CONNECTION = os.environ.get("SNOWFLAKE_TEST_CONNECTION", "")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REAL_CONNECTION,
+                    reason="set SNOWFLAKE_TEST_CONNECTION to a connections.toml name to run")
+def test_push_to_a_real_snowflake_account(tmp_path: Path) -> None:
+    from segengine.sync.connection import resolve_connection
+
+    params = resolve_connection(SnowflakeConfig(connection=REAL_CONNECTION), os.environ,
+                                Path.home())
+    session = Session(params)
+    layout = Layout(tmp_path / "data")
+    frames = write_run(layout, D2, 0)
+    schema = unique_name("SEGENGINE_TEST")
+    try:
+        push.run_push(session, push.plan_push(layout, as_of=D2,
+                                              target=SnowflakeTarget("", schema)))
+        push.run_push(session, push.plan_push(layout, as_of=D2,
+                                              target=SnowflakeTarget("", schema)))
+        rows = session.scalar(sql.Statement(f'SELECT COUNT(*) FROM "{schema}".'
+                                            '"CUSTOMER_SEGMENTS_HISTORY"'))
+        assert rows == frames["customer_segments_history"].height
+    finally:
+        session.execute(sql.Statement(f'DROP SCHEMA IF EXISTS "{schema}"'))
+        session.close()
