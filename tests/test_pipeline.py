@@ -162,3 +162,32 @@ def test_run_on_empty_data_dir_says_what_to_do(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "none"), "run"])
     assert r.exit_code == 1
     assert "has no transactions" in r.stderr and "segengine generate" in r.stderr
+
+
+def test_external_segments_file_is_joined_and_unknown_ids_reported(lake: Path,
+                                                                   tmp_path: Path) -> None:
+    seg_file = tmp_path / "ml.csv"
+    seg_file.write_text("customer_id,segment_id,segment_name\nH0,7,Jetsetters\nB1,2,Savers\n"
+                        "ZZ9,3,Ghost\n")
+    r = CliRunner().invoke(cli, ["--data-dir", str(lake), "run", "--segments-file",
+                                 str(seg_file)])
+    assert r.exit_code == 0, r.output
+    assert "1 customer id(s) in the segments file are not in the lake (e.g. ZZ9)" in r.stderr
+    con = duckdb.connect(str(lake / "warehouse.duckdb"), read_only=True)
+    rows = dict(con.sql("SELECT customer_id, ml_segment_name FROM customer_360_profile "
+                        "WHERE ml_segment_id IS NOT NULL").fetchall())
+    rfm = con.sql("SELECT COUNT(*) FROM customer_360_profile WHERE rfm_segment IS NULL "
+                  "OR cluster_name IS NULL OR r_score NOT BETWEEN 1 AND 5").fetchall()[0][0]
+    con.close()
+    assert rows == {"H0": "Jetsetters", "B1": "Savers"}
+    assert rfm == 0
+
+
+def test_duplicate_ids_in_segments_file_fail_before_anything_is_computed(
+        lake: Path, tmp_path: Path) -> None:
+    seg_file = tmp_path / "ml.csv"
+    seg_file.write_text("customer_id,segment_id,segment_name\nH0,1,a\nH0,2,b\n")
+    r = CliRunner().invoke(cli, ["--data-dir", str(lake), "run", "--segments-file",
+                                 str(seg_file)])
+    assert r.exit_code == 1 and "H0" in r.stderr
+    assert not (lake / "warehouse.duckdb").exists()

@@ -104,8 +104,9 @@ class ClustersConfig:
     """Number of KMeans clusters, or `auto` (best sampled silhouette for k in 3..8)."""
     seed: int = 42
     """Random seed for KMeans and the silhouette sample."""
-    sample_size: int = 10_000
-    """Customers sampled for silhouette scoring."""
+    sample_size: int = 2_000
+    """Customers sampled (fixed seed) to choose k by silhouette and seed the final fit; the
+    silhouette cost grows with its square, 2,000 keeps the stage well under a second at 50K."""
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,14 @@ import duckdb
 import polars as pl
 
 from segengine import publish
+from segengine.clusters import cluster_customers, parse_k
 from segengine.config import Settings
 from segengine.errors import QualityError
 from segengine.lake import Layout, data_dir_lock, latest_transaction_date, scan_transactions
+from segengine.mlsegments import attach_segments, read_segments_file
 from segengine.quality import CheckResult, errors, recompute_sample, run_checks
 from segengine.queries import attach_lake, register_frames, run_model
+from segengine.rfm import customer_rfm, rfm_segment_summary, score_ks
 from segengine.segments import segment_params
 
 Log = Callable[[str], None]
@@ -34,6 +37,7 @@ class StageTimer:
 
     log: Log
     stages: list[dict[str, Any]] = field(default_factory=list)
+    unknown_ml_ids: tuple[int, list[str]] = (0, [])
 
     def run(self, name: str, func: Callable[[], pl.DataFrame]) -> pl.DataFrame:
         start = time.perf_counter()
@@ -106,8 +110,25 @@ def _feature_tables(con: duckdb.DuckDBPyConnection, t: dict[str, pl.DataFrame], 
                     timer: StageTimer, ml_segments: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
     """RFM, clusters, churn and external segments (the §5.5-5.7 feature stages)."""
     out: dict[str, pl.DataFrame] = {}
+    values = timer.run("rfm_values", lambda: run_model(con, "rfm_values", {
+        "as_of": as_of, "analysis_period_days": settings.rfm.analysis_period_days}))
+    out["customer_rfm"] = timer.run("customer_rfm", lambda: customer_rfm(
+        values, config=settings.rfm, as_of=as_of, segmented_at=segmented_at))
+    out["rfm_segment_summary"] = rfm_segment_summary(out["customer_rfm"])
+    clustered: dict[str, pl.DataFrame] = {}
+
+    def clusters() -> pl.DataFrame:
+        clustered["customer_clusters"], clustered["cluster_profiles"] = cluster_customers(
+            out["customer_rfm"], config=settings.clusters)
+        return clustered["customer_clusters"]
+
+    timer.run("customer_clusters", clusters)
+    out.update(clustered)
     if ml_segments is not None:
-        out["ml_segments"] = ml_segments
+        ids = t["customer_segments"].get_column("customer_id")
+        attached = attach_segments(ml_segments, ids)
+        out["ml_segments"] = attached.segments
+        timer.unknown_ml_ids = (attached.unknown_count, attached.unknown_examples)
     return out
 
 
@@ -133,6 +154,8 @@ def run_pipeline(settings: Settings, *, as_of: date | None = None,
         as_of = as_of or latest_transaction_date(layout)
         run_id = f"{as_of.isoformat()}_{started.strftime('%Y%m%dT%H%M%S%fZ')}"
         say(f"run {run_id}: as of {as_of.isoformat()}")
+        score_ks(settings.rfm)  # fail fast on bad [rfm]/[clusters] settings
+        parse_k(settings.clusters)
         timer = StageTimer(say)
         ml = _load_ml_segments(segments_file or settings.ml.segments_file or None)
         con = duckdb.connect()
@@ -158,6 +181,10 @@ def run_pipeline(settings: Settings, *, as_of: date | None = None,
         for r in checks:
             if not r.passed:
                 say(f"  warning: {r.describe()}")
+        unknown, examples = timer.unknown_ml_ids
+        if unknown:
+            say(f"  warning: {unknown} customer id(s) in the segments file are not in the lake "
+                f"(e.g. {', '.join(examples[:5])}); they are not joined")
         manifest = publish.publish_run(layout, tables, as_of=as_of, run_id=run_id,
                                        started=started, stages=timer.stages, checks=checks,
                                        settings=settings)
@@ -168,7 +195,7 @@ def run_pipeline(settings: Settings, *, as_of: date | None = None,
 
 
 def _load_ml_segments(path: str | None) -> pl.DataFrame | None:
-    return None if not path else None
+    return read_segments_file(path) if path else None
 
 
 def segment_summary(segments: pl.DataFrame) -> pl.DataFrame:

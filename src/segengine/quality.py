@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 
 from segengine.config import QualityConfig, SegmentsConfig
+from segengine.rfm import SEGMENTS as RFM_SEGMENTS
 from segengine.segments import SEGMENT_NAMES, rule_violations
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -26,7 +27,7 @@ KEYS: dict[str, tuple[str, ...]] = {
 }
 """Primary key of every table the gate checks."""
 
-ACCEPTED: dict[tuple[str, str], tuple[str | None, ...]] = {
+ACCEPTED: dict[tuple[str, str], tuple[str | int | None, ...]] = {
     ("customer_segments", "customer_segment"): SEGMENT_NAMES,
     ("customer_360_profile", "customer_segment"): SEGMENT_NAMES,
     ("metric_customer_ltv", "customer_segment"): SEGMENT_NAMES,
@@ -38,6 +39,11 @@ ACCEPTED: dict[tuple[str, str], tuple[str | None, ...]] = {
                                                  "At Risk (90 days)", "Inactive (90+ days)"),
     ("customer_360_profile", "spending_profile"): ("Travel-Focused", "Necessity-Focused",
                                                    "Balanced"),
+    ("customer_rfm", "segment"): RFM_SEGMENTS,
+    ("customer_360_profile", "rfm_segment"): (*RFM_SEGMENTS, None),
+    ("customer_rfm", "r_score"): (1, 2, 3, 4, 5),
+    ("customer_rfm", "f_score"): (1, 2, 3, 4, 5),
+    ("customer_rfm", "m_score"): (1, 2, 3, 4, 5),
     ("customer_360_profile", "churn_risk_category"): ("High Risk", "Medium Risk", "Low Risk",
                                                       "Not Scored"),
 }
@@ -68,7 +74,8 @@ class CheckResult:
         return self.failing == 0
 
     def describe(self) -> str:
-        status = "ok" if self.passed else f"{self.failing} failing row(s)"
+        status = ("ok" if self.passed else "below threshold" if self.level == "warning"
+                  else f"{self.failing} failing row(s)")
         extra = f"; e.g. {self.examples}" if self.examples else ""
         return f"[{self.level}] {self.name}: {status}{extra}"
 
@@ -183,8 +190,8 @@ def check_segment_sizes(tables: dict[str, pl.DataFrame], min_pct: float) -> list
     for name in SEGMENT_NAMES:
         pct = 100.0 * counts.get(name, 0) / total
         failing = 0 if pct >= min_pct else 1
-        out.append(CheckResult(f"segment {name} holds >= {min_pct:g}% ({pct:.1f}%)", "warning",
-                               failing))
+        out.append(CheckResult(f"segment {name} holds {pct:.1f}% of customers "
+                               f"(warn under {min_pct:g}%)", "warning", failing))
     return out
 
 
