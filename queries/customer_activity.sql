@@ -1,13 +1,16 @@
 -- customer_activity: every per-customer aggregate the marts need, in ONE pass over the lake.
 -- Grain: one row per customer with >= 1 approved transaction on or before $as_of.
--- Parameters: $as_of (DATE).
+-- Parameters (DATEs, computed once by the pipeline so no per-row date arithmetic is needed):
+--   $as_of; $last90_start (as_of - 90); $prior90_start (as_of - 180); $prior90_end (as_of - 91);
+--   $period_start (first day of the RFM analysis period: as_of - analysis_period_days + 1).
 -- Columns (money is DECIMAL(18,2) dollars, exact; counts are integers):
 --   customer_id; total_transactions, lifetime_value, first/last_transaction_date (approved, all
 --   history <= as_of); spend_last_90_days (as_of-90 <= date <= as_of), spend_prior_90_days
 --   (as_of-180 <= date <= as_of-91); travel_spend_last_90_days, necessities_spend_last_90_days
 --   (Travel/Airlines/Hotels and Grocery/Gas/Utilities, last window); avg/min/max/median
 --   transaction value and sample stddev (approved); declined_transactions and all_transactions
---   (approved + declined, <= as_of).
+--   (approved + declined, <= as_of); period_transactions, period_spend (approved, from
+--   $period_start to as_of: RFM frequency and monetary).
 WITH txn AS (
     SELECT
         customer_id,
@@ -26,18 +29,18 @@ per_customer AS (
         MIN(CASE WHEN is_approved = 1 THEN transaction_date END) AS first_transaction_date,
         MAX(CASE WHEN is_approved = 1 THEN transaction_date END) AS last_transaction_date,
         SUM(CASE WHEN is_approved = 1
-                  AND transaction_date >= CAST($as_of AS DATE) - INTERVAL '90' DAY
+                  AND transaction_date >= CAST($last90_start AS DATE)
                  THEN transaction_amount ELSE 0 END) AS spend_last_90_days,
         SUM(CASE WHEN is_approved = 1
-                  AND transaction_date >= CAST($as_of AS DATE) - INTERVAL '180' DAY
-                  AND transaction_date <= CAST($as_of AS DATE) - INTERVAL '91' DAY
+                  AND transaction_date >= CAST($prior90_start AS DATE)
+                  AND transaction_date <= CAST($prior90_end AS DATE)
                  THEN transaction_amount ELSE 0 END) AS spend_prior_90_days,
         SUM(CASE WHEN is_approved = 1
-                  AND transaction_date >= CAST($as_of AS DATE) - INTERVAL '90' DAY
+                  AND transaction_date >= CAST($last90_start AS DATE)
                   AND merchant_category IN ('Travel', 'Airlines', 'Hotels')
                  THEN transaction_amount ELSE 0 END) AS travel_spend_last_90_days,
         SUM(CASE WHEN is_approved = 1
-                  AND transaction_date >= CAST($as_of AS DATE) - INTERVAL '90' DAY
+                  AND transaction_date >= CAST($last90_start AS DATE)
                   AND merchant_category IN ('Grocery', 'Gas', 'Utilities')
                  THEN transaction_amount ELSE 0 END) AS necessities_spend_last_90_days,
         AVG(CASE WHEN is_approved = 1 THEN transaction_amount END) AS avg_amount,
@@ -45,6 +48,10 @@ per_customer AS (
         MIN(CASE WHEN is_approved = 1 THEN transaction_amount END) AS min_transaction_value,
         MAX(CASE WHEN is_approved = 1 THEN transaction_amount END) AS max_transaction_value,
         MEDIAN(CASE WHEN is_approved = 1 THEN transaction_amount END) AS median_amount,
+        SUM(CASE WHEN is_approved = 1 AND transaction_date >= CAST($period_start AS DATE)
+                 THEN 1 ELSE 0 END) AS period_transactions,
+        SUM(CASE WHEN is_approved = 1 AND transaction_date >= CAST($period_start AS DATE)
+                 THEN transaction_amount ELSE 0 END) AS period_spend,
         COUNT(*) - SUM(is_approved) AS declined_transactions,
         COUNT(*) AS all_transactions
     FROM txn
@@ -65,6 +72,8 @@ SELECT
     CAST(min_transaction_value AS DECIMAL(18, 2)) AS min_transaction_value,
     CAST(max_transaction_value AS DECIMAL(18, 2)) AS max_transaction_value,
     CAST(ROUND(median_amount, 2) AS DECIMAL(18, 2)) AS median_transaction_value,
+    CAST(period_transactions AS BIGINT) AS period_transactions,
+    CAST(period_spend AS DECIMAL(18, 2)) AS period_spend,
     CAST(declined_transactions AS BIGINT) AS declined_transactions,
     CAST(all_transactions AS BIGINT) AS all_transactions
 FROM per_customer

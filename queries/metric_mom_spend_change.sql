@@ -1,7 +1,7 @@
 -- metric_mom_spend_change: month-over-month spend change hero metric (design §5.3).
 -- Grain: customer x calendar month, dense from the customer's first approved month to the month
 --   of $as_of (months without spend have monthly_spend 0).
--- Parameters: $as_of (DATE). Inputs: transactions, customer_activity, calendar_months (one row
+-- Parameters: $as_of (DATE), $as_of_month (DATE, first day of as_of's month). Inputs: transactions, customer_activity, calendar_months (one row
 --   per first-of-month date covering the lake up to as_of, supplied by the pipeline).
 -- Columns: customer_id, month (first day), month_number (1, 2, ... per customer), monthly_spend
 --   ($, approved), transaction_count, prior_month_spend ($, previous calendar month; NULL for the
@@ -29,7 +29,7 @@ dense AS (
     FROM customer_activity AS a
     JOIN calendar_months AS m
       ON m.month >= DATE_TRUNC('month', a.first_transaction_date)
-     AND m.month <= DATE_TRUNC('month', CAST($as_of AS DATE))
+     AND m.month <= CAST($as_of_month AS DATE)
     LEFT JOIN monthly AS s
       ON s.customer_id = a.customer_id AND s.month = m.month
 ),
@@ -57,7 +57,7 @@ SELECT
          WHEN (monthly_spend - prior_month_spend) * 100 > -5 * prior_month_spend THEN 'Flat'
          WHEN (monthly_spend - prior_month_spend) * 100 > -25 * prior_month_spend THEN 'Decline'
          ELSE 'High Decline' END AS mom_trend_category,
-    CASE WHEN month < DATE_TRUNC('month', CAST($as_of AS DATE))
+    CASE WHEN month < CAST($as_of_month AS DATE)
            OR CAST($as_of AS DATE) = LAST_DAY(CAST($as_of AS DATE))
          THEN TRUE ELSE FALSE END AS is_complete_month,
     CAST($as_of AS DATE) AS as_of_date

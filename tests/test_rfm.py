@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from segengine.cli import cli
-from segengine.config import RfmConfig
+from segengine.config import RfmConfig, Settings
 from segengine.errors import ConfigError, DataError
+from segengine.pipeline import date_params
 from segengine.queries import register_frames, run_model
 from segengine.rfm import (
     RECOMMENDATIONS,
@@ -54,7 +55,9 @@ def transactions(rows: list[tuple[str, date, str, str]]) -> pl.DataFrame:
 def rfm_values(frame: pl.DataFrame, as_of: date, days: int) -> pl.DataFrame:
     con = duckdb.connect()
     register_frames(con, {"transactions": frame})
-    return run_model(con, "rfm_values", {"as_of": as_of, "analysis_period_days": days})
+    settings = Settings(rfm=RfmConfig(analysis_period_days=days))
+    run_model(con, "customer_activity", date_params(as_of, settings))
+    return run_model(con, "rfm_values", {"as_of": as_of})
 
 
 def values(recency: list[int], frequency: list[int], monetary: list[str]) -> pl.DataFrame:
@@ -251,7 +254,7 @@ def test_rfm_score_is_the_weighted_mean_and_code_joins_digits() -> None:
     ({"segment_map": {"565": "Champions"}}, "rfm.segment_map"),
     ({"segment_map": {"555": "VIP"}}, "rfm.segment_map"),
     ({"monetary_weight": -1.0}, "rfm.monetary_weight"),
-    ({"analysis_period_days": 0}, "rfm.analysis_period_days"),
+    ({"analysis_period_days": -1}, "rfm.analysis_period_days"),
 ])
 def test_invalid_rfm_settings_raise_config_error_naming_the_setting(cfg: dict[str, object],
                                                                     setting: str) -> None:

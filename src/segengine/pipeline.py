@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +42,12 @@ class StageTimer:
     def run(self, name: str, func: Callable[[], pl.DataFrame]) -> pl.DataFrame:
         start = time.perf_counter()
         frame = func()
-        seconds = time.perf_counter() - start
-        self.stages.append({"stage": name, "seconds": round(seconds, 4), "rows": frame.height})
-        self.log(f"  {name:<30} {frame.height:>10,} rows  {seconds:6.2f} s")
+        self.record(name, time.perf_counter() - start, frame.height)
         return frame
+
+    def record(self, name: str, seconds: float, rows: int) -> None:
+        self.stages.append({"stage": name, "seconds": round(seconds, 4), "rows": rows})
+        self.log(f"  {name:<30} {rows:>10,} rows  {seconds:6.2f} s")
 
 
 @dataclass(frozen=True)
@@ -79,11 +81,23 @@ def calendar_months(first: date, last: date) -> pl.DataFrame:
                                                 interval="1mo", eager=True)})
 
 
+def date_params(as_of: date, settings: Settings) -> dict[str, date]:
+    """The as-of date and every window boundary, computed once for all SQL models (§4, §5.5)."""
+    return {
+        "as_of": as_of,
+        "as_of_month": as_of.replace(day=1),
+        "last90_start": as_of - timedelta(days=90),
+        "prior90_start": as_of - timedelta(days=180),
+        "prior90_end": as_of - timedelta(days=91),
+        "period_start": as_of - timedelta(days=settings.rfm.analysis_period_days - 1),
+    }
+
+
 def build_tables(con: duckdb.DuckDBPyConnection, *, as_of: date, settings: Settings,
                  segmented_at: datetime, timer: StageTimer,
                  ml_segments: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
     """Compute every output table on a connection exposing `transactions` and `customers`."""
-    params = {"as_of": as_of}
+    params: dict[str, Any] = date_params(as_of, settings)
     t: dict[str, pl.DataFrame] = {}
     activity = timer.run("customer_activity", lambda: run_model(con, "customer_activity", params))
     first = activity.get_column("first_transaction_date").min() if activity.height else as_of
@@ -110,8 +124,7 @@ def _feature_tables(con: duckdb.DuckDBPyConnection, t: dict[str, pl.DataFrame], 
                     timer: StageTimer, ml_segments: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
     """RFM, clusters, churn and external segments (the §5.5-5.7 feature stages)."""
     out: dict[str, pl.DataFrame] = {}
-    values = timer.run("rfm_values", lambda: run_model(con, "rfm_values", {
-        "as_of": as_of, "analysis_period_days": settings.rfm.analysis_period_days}))
+    values = timer.run("rfm_values", lambda: run_model(con, "rfm_values", {"as_of": as_of}))
     out["customer_rfm"] = timer.run("customer_rfm", lambda: customer_rfm(
         values, config=settings.rfm, as_of=as_of, segmented_at=segmented_at))
     out["rfm_segment_summary"] = rfm_segment_summary(out["customer_rfm"])
@@ -168,9 +181,11 @@ def run_pipeline(settings: Settings, *, as_of: date | None = None,
         finally:
             con.close()
         sample = _sample_ids(population, settings.quality.reconcile_sample)
+        gate_start = time.perf_counter()
         recomputed = recompute_sample(scan_transactions(layout), sample, as_of=as_of)
         checks = run_checks(tables, population=population, recomputed=recomputed,
                             segments=settings.segments, config=settings.quality)
+        timer.record("quality_gate", time.perf_counter() - gate_start, len(checks))
         failed = errors(checks)
         if failed:
             raise QualityError(

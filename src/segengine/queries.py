@@ -64,25 +64,37 @@ def _sql_literal_path(path: Path) -> str:
 
 
 def attach_lake(con: duckdb.DuckDBPyConnection, layout: Layout) -> None:
-    """Create `transactions` and `customers` views over the lake with the contract's types."""
+    """Create `transactions` and `customers` views over the lake.
+
+    Lake files are written only by segengine with the contract's types, so the views read them
+    as they are (a per-row CAST would cost more than the aggregation); a file with other types
+    is reported with its path.
+    """
     files = layout.partition_files()
     if files:
         file_list = ", ".join(_sql_literal_path(f) for f in files)
-        cols = ", ".join(f"CAST({c} AS {_duck_type(t)}) AS {c}" for c, t in TRANSACTIONS.items())
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW transactions AS SELECT {cols} "
-            f"FROM read_parquet([{file_list}], hive_partitioning = false)"
-        )
+        con.execute(f"CREATE OR REPLACE TEMP VIEW transactions AS SELECT "
+                    f"{', '.join(TRANSACTIONS)} FROM read_parquet([{file_list}])")
+        _check_types(con, "transactions", TRANSACTIONS, files)
     else:
         _empty_view(con, "transactions", TRANSACTIONS)
     if layout.customers_file.exists():
-        cols = ", ".join(f"CAST({c} AS {_duck_type(t)}) AS {c}" for c, t in CUSTOMERS.items())
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW customers AS SELECT {cols} "
-            f"FROM read_parquet({_sql_literal_path(layout.customers_file)})"
-        )
+        con.execute(f"CREATE OR REPLACE TEMP VIEW customers AS SELECT {', '.join(CUSTOMERS)} "
+                    f"FROM read_parquet({_sql_literal_path(layout.customers_file)})")
+        _check_types(con, "customers", CUSTOMERS, [layout.customers_file])
     else:
         _empty_view(con, "customers", CUSTOMERS)
+
+
+def _check_types(con: duckdb.DuckDBPyConnection, view: str, schema: dict[str, Any],
+                 files: list[Path]) -> None:
+    actual = {r[0]: r[1] for r in con.sql(f"DESCRIBE {view}").fetchall()}
+    wrong = [f"{c} is {actual.get(c)}, expected {_duck_type(t)}" for c, t in schema.items()
+             if actual.get(c, "").replace(" ", "") != _duck_type(t).replace(" ", "")]
+    if wrong:
+        raise QueryError(f"lake files for {view} ({files[0].parent.parent}) have unexpected "
+                         f"types: {'; '.join(wrong)}. Re-create them with `segengine ingest` "
+                         "or `segengine generate`")
 
 
 def register_frames(con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame]) -> None:

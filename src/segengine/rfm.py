@@ -99,9 +99,9 @@ RFM_SEGMENT_SUMMARY: dict[str, pl.DataType] = {
 
 def score_ks(config: RfmConfig) -> dict[str, int]:
     """Validate the [rfm] settings and return k (number of scores) per dimension."""
-    if config.analysis_period_days < 1:
+    if config.analysis_period_days < 0:
         raise ConfigError(f"setting `rfm.analysis_period_days` is {config.analysis_period_days}; "
-                          "use a whole number of days >= 1")
+                          "use a whole number of days >= 0 (0: frequency and monetary are 0)")
     if config.tie_policy not in TIE_POLICIES:
         raise ConfigError(f"setting `rfm.tie_policy` is {config.tie_policy!r}; use ntile or shared")
     weights = (config.recency_weight, config.frequency_weight, config.monetary_weight)

@@ -17,7 +17,7 @@ WITH txn AS (
     MAX(CASE WHEN is_approved = 1 THEN transaction_date END) AS last_transaction_date,
     SUM(
       CASE
-        WHEN is_approved = 1 AND transaction_date >= CAST(:as_of AS DATE) - INTERVAL '90 DAY'
+        WHEN is_approved = 1 AND transaction_date >= CAST(:last90_start AS DATE)
         THEN transaction_amount
         ELSE 0
       END
@@ -25,8 +25,8 @@ WITH txn AS (
     SUM(
       CASE
         WHEN is_approved = 1
-        AND transaction_date >= CAST(:as_of AS DATE) - INTERVAL '180 DAY'
-        AND transaction_date <= CAST(:as_of AS DATE) - INTERVAL '91 DAY'
+        AND transaction_date >= CAST(:prior90_start AS DATE)
+        AND transaction_date <= CAST(:prior90_end AS DATE)
         THEN transaction_amount
         ELSE 0
       END
@@ -34,7 +34,7 @@ WITH txn AS (
     SUM(
       CASE
         WHEN is_approved = 1
-        AND transaction_date >= CAST(:as_of AS DATE) - INTERVAL '90 DAY'
+        AND transaction_date >= CAST(:last90_start AS DATE)
         AND merchant_category IN ('Travel', 'Airlines', 'Hotels')
         THEN transaction_amount
         ELSE 0
@@ -43,7 +43,7 @@ WITH txn AS (
     SUM(
       CASE
         WHEN is_approved = 1
-        AND transaction_date >= CAST(:as_of AS DATE) - INTERVAL '90 DAY'
+        AND transaction_date >= CAST(:last90_start AS DATE)
         AND merchant_category IN ('Grocery', 'Gas', 'Utilities')
         THEN transaction_amount
         ELSE 0
@@ -54,6 +54,20 @@ WITH txn AS (
     MIN(CASE WHEN is_approved = 1 THEN transaction_amount END) AS min_transaction_value,
     MAX(CASE WHEN is_approved = 1 THEN transaction_amount END) AS max_transaction_value,
     MEDIAN(CASE WHEN is_approved = 1 THEN transaction_amount END) AS median_amount,
+    SUM(
+      CASE
+        WHEN is_approved = 1 AND transaction_date >= CAST(:period_start AS DATE)
+        THEN 1
+        ELSE 0
+      END
+    ) AS period_transactions,
+    SUM(
+      CASE
+        WHEN is_approved = 1 AND transaction_date >= CAST(:period_start AS DATE)
+        THEN transaction_amount
+        ELSE 0
+      END
+    ) AS period_spend,
     COUNT(*) - SUM(is_approved) AS declined_transactions,
     COUNT(*) AS all_transactions
   FROM txn
@@ -75,6 +89,8 @@ SELECT
   CAST(min_transaction_value AS DECIMAL(18, 2)) AS min_transaction_value,
   CAST(max_transaction_value AS DECIMAL(18, 2)) AS max_transaction_value,
   CAST(ROUND(median_amount, 2) AS DECIMAL(18, 2)) AS median_transaction_value,
+  CAST(period_transactions AS BIGINT) AS period_transactions,
+  CAST(period_spend AS DECIMAL(18, 2)) AS period_spend,
   CAST(declined_transactions AS BIGINT) AS declined_transactions,
   CAST(all_transactions AS BIGINT) AS all_transactions
 FROM per_customer

@@ -19,7 +19,7 @@ WITH monthly AS (
   FROM customer_activity AS a
   JOIN calendar_months AS m
     ON m.month >= DATE_TRUNC('MONTH', a.first_transaction_date)
-    AND m.month <= DATE_TRUNC('MONTH', CAST(:as_of AS DATE))
+    AND m.month <= CAST(:as_of_month AS DATE)
   LEFT JOIN monthly AS s
     ON s.customer_id = a.customer_id AND s.month = m.month
 ), with_prior AS (
@@ -64,7 +64,7 @@ SELECT
     ELSE 'High Decline'
   END AS mom_trend_category,
   CASE
-    WHEN month < DATE_TRUNC('MONTH', CAST(:as_of AS DATE))
+    WHEN month < CAST(:as_of_month AS DATE)
     OR CAST(:as_of AS DATE) = LAST_DAY(CAST(:as_of AS DATE))
     THEN TRUE
     ELSE FALSE
