@@ -6,7 +6,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import polars as pl
-
 from tests.frames import AS_OF, compute, row, tx
 
 D = timedelta
@@ -28,7 +27,8 @@ def _mom(t: dict[str, pl.DataFrame], cid: str) -> pl.DataFrame:
 
 def test_mom_months_are_dense_from_first_month_to_as_of_month() -> None:
     rows = [tx("A", date(2025, 6, 10), "100.00"), tx("A", date(2025, 6, 20), "50.00"),
-            tx("A", date(2025, 9, 1), "300.00"), tx("A", date(2025, 9, 2), "9.00", status="declined")]
+            tx("A", date(2025, 9, 1), "300.00"),
+            tx("A", date(2025, 9, 2), "9.00", status="declined")]
     m = _mom(compute(rows), "A")
     assert m.get_column("month").to_list() == [date(2025, mo, 1) for mo in range(6, 11)]
     assert m.get_column("month_number").to_list() == [1, 2, 3, 4, 5]
@@ -74,7 +74,8 @@ def test_atv_stddev_is_null_for_one_transaction() -> None:
 
 def test_atv_statistics_and_interpolated_median() -> None:
     amounts = ["10.00", "20.00", "30.00", "100.00"]
-    t = compute([tx("A", AS_OF, a) for a in amounts] + [tx("A", AS_OF, "999.00", status="declined")])
+    declined = tx("A", AS_OF, "999.00", status="declined")
+    t = compute([tx("A", AS_OF, a) for a in amounts] + [declined])
     r = row(t, "metric_avg_transaction_value", "A")
     assert r["avg_transaction_value"] == Decimal("40.00")
     assert r["median_transaction_value"] == Decimal("25.00")

@@ -8,9 +8,9 @@ from decimal import Decimal
 import duckdb
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.frames import AS_OF, compute, customer, row, tx
 
 from segengine.config import SegmentsConfig, Settings
-from tests.frames import AS_OF, compute, customer, row, tx
 
 D = timedelta
 
@@ -165,7 +165,8 @@ def test_travel_and_necessities_pct_are_null_without_recent_spend() -> None:
 
 
 def _duck_months(start: date, end: date) -> int:
-    return duckdb.sql("SELECT date_sub('month', ?::DATE, ?::DATE)", params=[start, end]).fetchall()[0][0]
+    sql = "SELECT date_sub('month', ?::DATE, ?::DATE)"
+    return duckdb.sql(sql, params=[start, end]).fetchall()[0][0]  # type: ignore[no-any-return]
 
 
 @settings(max_examples=25, deadline=None)

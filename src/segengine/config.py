@@ -218,9 +218,10 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
                 raise ValueError(value)
             return value
     except (ValueError, TypeError, tomllib.TOMLDecodeError) as exc:
+        kind = getattr(tp, "__name__", tp)
         raise ConfigError(
-            f"setting `{key}` has value {value!r}, which is not a valid {getattr(tp, '__name__', tp)}"
-            ". Fix it in segengine.toml, the environment or the command line"
+            f"setting `{key}` has value {value!r}, which is not a valid {kind}. "
+            "Fix it in segengine.toml, the environment or the command line"
         ) from exc
     return value
 

@@ -15,7 +15,9 @@ def _cell(value: Any) -> str:
     if value is None:
         return "NULL"
     if isinstance(value, float):
-        return f"{value:,.2f}" if abs(value) >= 1000 else f"{value:.4g}" if value % 1 else f"{value:.0f}"
+        if abs(value) >= 1000:
+            return f"{value:,.2f}"
+        return f"{value:.4g}" if value % 1 else f"{value:.0f}"
     if isinstance(value, Decimal | date | datetime):
         return str(value)
     return str(value)

@@ -85,7 +85,8 @@ def reject_counts(layout: Layout) -> dict[str, int]:
     out: dict[str, int] = {}
     root = layout.root / "rejects"
     for path in sorted(root.glob("*/*.parquet")) if root.exists() else []:
-        out[path.parent.name] = out.get(path.parent.name, 0) + pq.ParquetFile(path).metadata.num_rows
+        rows = pq.ParquetFile(path).metadata.num_rows
+        out[path.parent.name] = out.get(path.parent.name, 0) + rows
     return out
 
 

@@ -182,7 +182,7 @@ def check_percentages(tables: dict[str, pl.DataFrame]) -> list[CheckResult]:
 
 
 def check_segment_sizes(tables: dict[str, pl.DataFrame], min_pct: float) -> list[CheckResult]:
-    """Warn when a segment is smaller than min_pct of customers (dbt assert_segment_distribution)."""
+    """Warn when a segment holds under min_pct of customers (dbt assert_segment_distribution)."""
     seg = tables["customer_segments"]
     total = max(seg.height, 1)
     counts = dict(seg.group_by("customer_segment").len().iter_rows())

@@ -47,7 +47,8 @@ def rule_matches(config: SegmentsConfig, *, lenient: bool) -> dict[str, pl.Expr]
     NULL comparisons are False, as in SQL.
     """
     t = _TOL if lenient else -_TOL
-    ams, tp, npct = _num("avg_monthly_spend"), _num("travel_spend_pct"), _num("necessities_spend_pct")
+    ams, tp = _num("avg_monthly_spend"), _num("travel_spend_pct")
+    npct = _num("necessities_spend_pct")
     chg, prior = _num("spend_change_pct"), _num("spend_prior_90_days")
     tenure = pl.col("tenure_months")
     c = config

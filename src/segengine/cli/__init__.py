@@ -1,4 +1,7 @@
-"""Command line: a thin shell over the pipeline. Results to stdout, progress and errors to stderr."""
+"""Command line: a thin shell over the pipeline.
+
+Results go to stdout; progress and errors to stderr.
+"""
 
 from __future__ import annotations
 

@@ -109,6 +109,6 @@ def demo(ctx: click.Context, customers: int, months: int, seed: int) -> None:
     ctx.invoke(run)
     app = ctx.find_object(AppContext)
     assert app is not None
-    app.info(f"explore: segengine sql \"SELECT * FROM customer_360_profile LIMIT 5\""
-             f"{' --data-dir ' + str(app.settings().data_dir) if app.flags.get('paths.data_dir') else ''}")
+    where = f" --data-dir {app.settings().data_dir}" if app.flags.get("paths.data_dir") else ""
+    app.info(f'explore: segengine{where} sql "SELECT * FROM customer_360_profile LIMIT 5"')
     sys.stdout.flush()
