@@ -38,7 +38,8 @@ def test_flag_beats_env_beats_file_beats_default(config_file: Path) -> None:
            "SEGENGINE_SNOWFLAKE__TARGET__SCHEMA": "ENV_SCHEMA"}
     s = load_settings({"paths.data_dir": "from-flag"}, config_file, environ=env)
     assert s.paths.data_dir == "from-flag" and s.sources["paths.data_dir"] == "flag"
-    assert s.segments.hvt_min_travel_pct == 40.0 and s.sources["segments.hvt_min_travel_pct"] == "env"
+    assert s.segments.hvt_min_travel_pct == 40.0
+    assert s.sources["segments.hvt_min_travel_pct"] == "env"
     assert s.segments.declining_min_prior_spend == 2500.0
     assert s.sources["segments.declining_min_prior_spend"] == f"file:{config_file}"
     assert s.segments.new_max_tenure_months == 6

@@ -14,12 +14,12 @@ import duckdb
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from tests.oracle import segment_oracle
 
 from segengine.cli import cli
 from segengine.config import SegmentsConfig
 from segengine.lake import Layout, read_customers, scan_transactions
 from segengine.segments import rule_violations
-from tests.oracle import segment_oracle
 
 pytestmark = pytest.mark.slow
 END = date(2025, 10, 31)

@@ -13,6 +13,7 @@ import duckdb
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from tests.frames import AS_OF, portfolio, write_lake
 
 from segengine import pipeline
 from segengine.cli import cli
@@ -20,7 +21,6 @@ from segengine.config import load_settings
 from segengine.errors import LockError, QualityError
 from segengine.lake import Layout, data_dir_lock
 from segengine.pipeline import run_pipeline
-from tests.frames import AS_OF, portfolio, write_lake
 
 
 @pytest.fixture

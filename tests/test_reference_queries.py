@@ -18,10 +18,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from tests.frames import portfolio, write_lake
 
 from segengine.config import load_settings
 from segengine.pipeline import run_pipeline
-from tests.frames import portfolio, write_lake
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 GUIDES = ("segmentation_guide.md", "aggregate_marts_guide.md")
