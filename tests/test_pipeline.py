@@ -50,7 +50,9 @@ def test_run_publishes_warehouse_out_files_and_manifest(lake: Path) -> None:
     out = Layout(lake).out_dir(AS_OF)
     assert {p.stem for p in out.glob("*.parquet")} >= {
         "customer_segments", "metric_customer_ltv", "metric_mom_spend_change",
-        "metric_avg_transaction_value", "customer_360_profile", "customer_segments_history"}
+        "metric_avg_transaction_value", "customer_360_profile", "customer_segments_history",
+        "customer_rfm", "rfm_segment_summary", "customer_clusters", "cluster_profiles",
+        "churn_model_report", "dim_customer"}
     manifest = json.loads(result.manifest_path.read_text())
     assert manifest["as_of"] == "2025-10-31"
     assert manifest["outputs"]["customer_segments"]["rows"] == 25

@@ -18,6 +18,7 @@ import duckdb
 import polars as pl
 
 from segengine import publish
+from segengine.churn import churn_features, feature_date_for, label_params, score_churn
 from segengine.clusters import cluster_customers, parse_k
 from segengine.config import Settings
 from segengine.errors import QualityError
@@ -62,6 +63,9 @@ class RunResult:
     checks: list[CheckResult]
     segment_summary: pl.DataFrame
 
+
+INTERNAL_RELATIONS = ("ml_segments", "churn_scores")
+"""Inputs of customer_360_profile that are not published as tables of their own."""
 
 EMPTY_FEATURES: dict[str, dict[str, pl.DataType]] = {
     "customer_rfm": {"customer_id": pl.String(), "r_score": pl.Int32(), "f_score": pl.Int32(),
@@ -109,7 +113,7 @@ def build_tables(con: duckdb.DuckDBPyConnection, *, as_of: date, settings: Setti
         t[name] = timer.run(name, lambda n=name: run_model(con, n, params))  # type: ignore[misc]
     features = _feature_tables(con, t, as_of=as_of, settings=settings,
                                segmented_at=segmented_at, timer=timer, ml_segments=ml_segments)
-    t.update({k: v for k, v in features.items() if k not in EMPTY_FEATURES})
+    t.update({k: v for k, v in features.items() if k not in INTERNAL_RELATIONS})
     register_frames(con, {k: features.get(k, pl.DataFrame(schema=s))
                           for k, s in EMPTY_FEATURES.items()})
     t["customer_360_profile"] = timer.run("customer_360_profile",
@@ -137,6 +141,16 @@ def _feature_tables(con: duckdb.DuckDBPyConnection, t: dict[str, pl.DataFrame], 
 
     timer.run("customer_clusters", clusters)
     out.update(clustered)
+    if settings.churn.enabled:
+        labels = timer.run("churn_labels", lambda: run_model(
+            con, "churn_labels", label_params(as_of), materialize=False))
+        activity = con.sql("SELECT * FROM customer_activity").pl()
+        start = time.perf_counter()
+        out["churn_scores"], report = score_churn(
+            churn_features(labels, feature_date=feature_date_for(as_of)), labels,
+            churn_features(activity, feature_date=as_of), config=settings.churn)
+        timer.record("churn_model", time.perf_counter() - start, out["churn_scores"].height)
+        out["churn_model_report"] = report.with_columns(as_of_date=pl.lit(as_of))
     if ml_segments is not None:
         ids = t["customer_segments"].get_column("customer_id")
         attached = attach_segments(ml_segments, ids)
