@@ -184,6 +184,10 @@ def publish_run(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: date,
         "hash_seconds": round(time.perf_counter() - hash_start, 4),
         "settings": {k: mask(k, v) for k, v in leaf_values(settings)},
     }
+    if "churn_model_report" in tables:
+        report = tables["churn_model_report"]
+        manifest["churn_model"] = dict(zip(report.get_column("metric").to_list(),
+                                           report.get_column("value").to_list(), strict=True))
     timings: dict[str, float] = {}
     mark = time.perf_counter()
     tmp = write_out_dir(layout, tables, as_of=as_of, run_id=run_id)
