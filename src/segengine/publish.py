@@ -18,6 +18,8 @@ import platform
 import shutil
 import signal
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -124,8 +126,12 @@ def swap_out_dir(layout: Layout, tmp: Path, as_of: date) -> None:
 
 
 def write_warehouse(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: date,
-                    run_id: str, manifest: dict[str, Any]) -> None:
-    """Replace current tables and this date's history rows in one transaction."""
+                    run_id: str, manifest: Callable[[], dict[str, Any]]) -> None:
+    """Replace current tables and this date's history rows in one transaction.
+
+    `manifest()` is called just before COMMIT: it waits for the out/ files written in parallel
+    (a failure there rolls the warehouse back) and returns the manifest stored in `runs`.
+    """
     con = duckdb.connect(str(layout.warehouse))
     try:
         con.execute("BEGIN TRANSACTION")
@@ -146,7 +152,7 @@ def write_warehouse(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: d
         con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
         con.execute("INSERT INTO runs VALUES (?, ?, ?, ?)",
                     [run_id, as_of, datetime.now(UTC).replace(tzinfo=None),
-                     json.dumps(manifest, default=str)])
+                     json.dumps(manifest(), default=str)])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -169,7 +175,6 @@ def publish_run(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: date,
     """Publish all outputs of a successful run; returns the manifest path."""
     for stale in (layout.root / "out").glob(".tmp-*") if (layout.root / "out").exists() else []:
         shutil.rmtree(stale, ignore_errors=True)  # leftovers of crashed runs
-    hash_start = time.perf_counter()
     manifest: dict[str, Any] = {
         "run_id": run_id,
         "as_of": as_of.isoformat(),
@@ -179,9 +184,6 @@ def publish_run(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: date,
         "rejects": reject_counts(layout),
         "stages": stages,
         "quality": [asdict(c) | {"passed": c.passed} for c in checks],
-        "outputs": {name: {"rows": frame.height, "content_hash": content_hash(name, frame)}
-                    for name, frame in tables.items()},
-        "hash_seconds": round(time.perf_counter() - hash_start, 4),
         "settings": {k: mask(k, v) for k, v in leaf_values(settings)},
     }
     if "churn_model_report" in tables:
@@ -189,13 +191,31 @@ def publish_run(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: date,
         manifest["churn_model"] = dict(zip(report.get_column("metric").to_list(),
                                            report.get_column("value").to_list(), strict=True))
     timings: dict[str, float] = {}
-    mark = time.perf_counter()
-    tmp = write_out_dir(layout, tables, as_of=as_of, run_id=run_id)
-    timings["write_out_files"] = time.perf_counter() - mark
-    _fault("after-out-files")
-    mark = time.perf_counter()
-    write_warehouse(layout, tables, as_of=as_of, run_id=run_id, manifest=manifest)
-    timings["write_warehouse"] = time.perf_counter() - mark
+
+    def files_and_hashes() -> Path:
+        mark = time.perf_counter()
+        folder = write_out_dir(layout, tables, as_of=as_of, run_id=run_id)
+        timings["write_out_files"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        manifest["outputs"] = {name: {"rows": frame.height,
+                                      "content_hash": content_hash(name, frame)}
+                               for name, frame in tables.items()}
+        timings["content_hashes"] = time.perf_counter() - mark
+        return folder
+
+    # out/ files and hashes (Polars, releases the GIL) overlap the warehouse load (DuckDB)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(files_and_hashes)
+
+        def ready_manifest() -> dict[str, Any]:
+            future.result()
+            _fault("after-out-files")
+            return manifest
+
+        mark = time.perf_counter()
+        write_warehouse(layout, tables, as_of=as_of, run_id=run_id, manifest=ready_manifest)
+        timings["write_warehouse"] = time.perf_counter() - mark
+    tmp = future.result()
     _fault("after-warehouse")
     swap_out_dir(layout, tmp, as_of)
     manifest["publish_seconds"] = {k: round(v, 4) for k, v in timings.items()}
