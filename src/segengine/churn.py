@@ -24,16 +24,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import precision_score, recall_score, roc_auc_score
-from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from segengine.config import ChurnConfig
 from segengine.errors import DataError
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
 HORIZON_DAYS = 90
 """Days between the feature date S and the label date as_of."""
@@ -212,6 +213,8 @@ def _untrainable(y: np.ndarray, config: ChurnConfig) -> str | None:
 
 def _model(seed: int) -> HistGradientBoostingClassifier:
     """The churn classifier: fixed size, no early stopping, seeded."""
+    from sklearn.ensemble import HistGradientBoostingClassifier  # lazy, see clusters._choose
+
     return HistGradientBoostingClassifier(
         max_iter=50, learning_rate=0.2, max_leaf_nodes=15, min_samples_leaf=20,
         l2_regularization=1.0, early_stopping=False, random_state=seed,
@@ -246,6 +249,9 @@ def score_churn(features_at_s: pl.DataFrame, labels: pl.DataFrame, features_now:
                           ("scored_customers", 0.0, None)])
         return _scores(now.get_column("customer_id"), None), report
     x = _matrix(train)
+    from sklearn.metrics import precision_score, recall_score, roc_auc_score
+    from sklearn.model_selection import train_test_split
+
     fit_idx, test_idx = train_test_split(np.arange(y.size), test_size=TEST_SHARE, stratify=y,
                                          random_state=config.seed)
     with threadpool_limits(limits=1):  # OpenMP on 2 busy cores stalls (10x slower); see module

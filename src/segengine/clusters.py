@@ -17,13 +17,17 @@ first.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import polars as pl
-from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
 from segengine.config import ClustersConfig
 from segengine.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from sklearn.cluster import KMeans
 
 PROTOTYPES: dict[str, tuple[float, float, float]] = {
     "Champions": (1, 1, 1),
@@ -139,6 +143,8 @@ def name_clusters(centroids: np.ndarray) -> list[str]:
 def _choose(x: np.ndarray, sample: np.ndarray, k: int | None,
             seed: int) -> tuple[KMeans, float | None]:
     """The model for k (or the best sampled-silhouette k in 3..8) and its sampled silhouette."""
+    from sklearn.cluster import KMeans  # lazy: ~2 s to import; the pipeline prefetches it
+
     xs = x[sample]
     distinct = len(np.unique(xs, axis=0))
     wanted = [k] if k is not None else [c for c in AUTO_KS if c < distinct]

@@ -7,6 +7,7 @@ the tables published (publish.py). `build_tables` is the pure-ish core used by t
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -170,6 +171,14 @@ def _sample_ids(population: pl.Series, n: int) -> list[str]:
     return ids.gather_every(step).head(n).to_list()
 
 
+def _prefetch_ml() -> None:
+    """Import scikit-learn (~2 s, mostly scipy) while DuckDB scans the lake on the C++ side."""
+    import sklearn.cluster  # noqa: F401
+    import sklearn.ensemble  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+    import sklearn.model_selection  # noqa: F401
+
+
 def run_pipeline(settings: Settings, *, as_of: date | None = None,
                  segments_file: str | None = None, log: Log | None = None,
                  now: datetime | None = None) -> RunResult:
@@ -181,6 +190,7 @@ def run_pipeline(settings: Settings, *, as_of: date | None = None,
         as_of = as_of or latest_transaction_date(layout)
         run_id = f"{as_of.isoformat()}_{started.strftime('%Y%m%dT%H%M%S%fZ')}"
         say(f"run {run_id}: as of {as_of.isoformat()}")
+        threading.Thread(target=_prefetch_ml, name="sklearn-import", daemon=True).start()
         score_ks(settings.rfm)  # fail fast on bad [rfm]/[clusters] settings
         parse_k(settings.clusters)
         timer = StageTimer(say)
