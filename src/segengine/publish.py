@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from segengine import __version__
 from segengine.config import Settings, leaf_values, mask
-from segengine.lake import Layout
+from segengine.lake import Layout, write_json_atomic
 from segengine.quality import CheckResult
 
 HISTORY_TABLES = {"customer_segments_history": "as_of_date"}
@@ -159,14 +159,6 @@ def write_warehouse(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: d
         raise
     finally:
         con.close()
-
-
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Write JSON via temp file + rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str, sort_keys=False))
-    os.replace(tmp, path)
 
 
 def publish_run(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: date, run_id: str,

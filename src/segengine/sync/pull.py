@@ -23,10 +23,9 @@ import pyarrow.parquet as pq
 from segengine.config import Settings
 from segengine.errors import ConfigError
 from segengine.ingest import map_columns, replace_months_in_lake, write_rejects
-from segengine.lake import Layout, month_key, write_parquet_atomic
+from segengine.lake import Layout, month_key, write_json_atomic, write_parquet_atomic
 from segengine.schemas import CUSTOMERS, CUSTOMERS_REQUIRED, TRANSACTIONS
 from segengine.sync import sql
-from segengine.sync.manifest import write_json_atomic
 from segengine.sync.session import Session
 from segengine.validate import (
     Validated,
