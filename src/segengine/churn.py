@@ -249,6 +249,7 @@ def score_churn(features_at_s: pl.DataFrame, labels: pl.DataFrame, features_now:
                           ("scored_customers", 0.0, None)])
         return _scores(now.get_column("customer_id"), None), report
     x = _matrix(train)
+    import sklearn.ensemble  # noqa: F401 - load OpenMP before threadpool_limits can cap it
     from sklearn.metrics import precision_score, recall_score, roc_auc_score
     from sklearn.model_selection import train_test_split
 

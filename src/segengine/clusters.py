@@ -191,6 +191,8 @@ def cluster_customers(customer_rfm: pl.DataFrame, *,
     if frame.height == 0:
         return pl.DataFrame(schema=CUSTOMER_CLUSTERS), pl.DataFrame(schema=CLUSTER_PROFILES)
     x = features(frame)
+    import sklearn.cluster  # noqa: F401 - load OpenMP before threadpool_limits can cap it
+
     with threadpool_limits(limits=1):  # see module docstring: OpenMP on 2 busy cores stalls
         model, silhouette = _choose(x, _sample(frame.height, config.sample_size, config.seed),
                                     k, config.seed)
