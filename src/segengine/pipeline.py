@@ -141,7 +141,7 @@ def _feature_tables(con: duckdb.DuckDBPyConnection, t: dict[str, pl.DataFrame], 
         return clustered["customer_clusters"]
 
     timer.run("customer_clusters", clusters)
-    out.update(clustered)
+    out.update({k: v.with_columns(as_of_date=pl.lit(as_of)) for k, v in clustered.items()})
     if settings.churn.enabled:
         labels = timer.run("churn_labels", lambda: run_model(
             con, "churn_labels", label_params(as_of), materialize=False))
