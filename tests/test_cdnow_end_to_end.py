@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-
 from tests.test_ingest import DATA, cdnow_path
 from tests.test_rfm import CDNOW_SEGMENTS
 

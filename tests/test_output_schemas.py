@@ -15,11 +15,11 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from tests.frames import AS_OF, portfolio, write_lake
 
 from segengine.config import load_settings
 from segengine.lake import Layout
 from segengine.pipeline import run_pipeline
-from tests.frames import AS_OF, portfolio, write_lake
 
 GOLDEN = Path(__file__).parent / "golden" / "output_schemas.json"
 
