@@ -372,3 +372,12 @@ def test_no_customers_gives_an_empty_table_and_ten_empty_segments() -> None:
     summary = rfm_segment_summary(scored)
     assert summary["customers"].to_list() == [0] * 10
     assert summary["pct_customers"].null_count() == 10
+
+
+def test_analysis_period_of_zero_days_gives_zero_frequency_and_monetary() -> None:
+    frame = transactions([("a", AS_OF, "10.00", "approved"),
+                          ("b", AS_OF - timedelta(days=3), "5.00", "approved")])
+    got = rfm_values(frame, AS_OF, 0).sort("customer_id")
+    assert got.get_column("recency").to_list() == [0, 3]
+    assert got.get_column("frequency").to_list() == [0, 0]
+    assert got.get_column("monetary").cast(pl.Float64).to_list() == [0.0, 0.0]
