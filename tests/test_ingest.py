@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.resources
+import warnings
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -366,14 +368,16 @@ def test_whitespace_files_without_header_get_numbered_columns(tmp_path: Path) ->
 
 
 def cdnow_path() -> Path:
-    """CDNOW_master.txt from the installed lifetimes wheel, located without importing lifetimes.
+    """CDNOW_master.txt from the installed lifetimes wheel, via importlib.resources.
 
-    `importlib.resources.files("lifetimes")` works too, but it imports lifetimes and so pandas
-    (3+ s and a pandas-4 deprecation warning); the distribution metadata finds the same file.
+    `files("lifetimes")` imports the lifetimes package (not lifetimes.datasets); that pulls in
+    pandas, whose pandas-4 deprecation warning about an option lifetimes sets is silenced here.
     """
-    path = importlib.metadata.distribution("lifetimes").locate_file(
-        "lifetimes/datasets/CDNOW_master.txt")
-    return Path(str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        resource = importlib.resources.files("lifetimes") / "datasets" / "CDNOW_master.txt"
+        with importlib.resources.as_file(resource) as path:
+            return Path(path)
 
 
 def test_cdnow_ingests_with_a_mapping_alone(invoke, data_dir: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +13,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
+from tests.test_ingest import cdnow_path
 
 from segengine.cli import cli
 from segengine.config import RfmConfig, Settings
@@ -284,9 +284,7 @@ def test_summary_has_every_segment_in_order_with_shares() -> None:
 
 def cdnow_transactions() -> pl.DataFrame:
     """The CDNOW master log as a transactions frame (zero-dollar rows dropped, all approved)."""
-    spec = importlib.util.find_spec("lifetimes")  # locate without importing (pandas is slow)
-    assert spec is not None and spec.submodule_search_locations
-    path = Path(spec.submodule_search_locations[0]) / "datasets" / "CDNOW_master.txt"
+    path = cdnow_path()
     raw = pl.read_csv(path, has_header=False, new_columns=["line"], separator="\x1f",
                       infer_schema=False)
     parts = raw.select(pl.col("line").str.strip_chars()
