@@ -95,6 +95,7 @@ def date_params(as_of: date, settings: Settings) -> dict[str, date]:
         "prior90_start": as_of - timedelta(days=180),
         "prior90_end": as_of - timedelta(days=91),
         "period_start": as_of - timedelta(days=settings.rfm.analysis_period_days - 1),
+        **label_params(as_of),
     }
 
 
@@ -144,7 +145,7 @@ def _feature_tables(con: duckdb.DuckDBPyConnection, t: dict[str, pl.DataFrame], 
     out.update({k: v.with_columns(as_of_date=pl.lit(as_of)) for k, v in clustered.items()})
     if settings.churn.enabled:
         labels = timer.run("churn_labels", lambda: run_model(
-            con, "churn_labels", label_params(as_of), materialize=False))
+            con, "churn_labels", {}, materialize=False))
         activity = con.sql("SELECT * FROM customer_activity").pl()
         start = time.perf_counter()
         out["churn_scores"], report = score_churn(

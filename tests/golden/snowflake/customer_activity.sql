@@ -4,7 +4,8 @@ WITH txn AS (
     transaction_date,
     transaction_amount,
     merchant_category,
-    CASE WHEN status = 'approved' THEN 1 ELSE 0 END AS is_approved
+    CASE WHEN status = 'approved' THEN 1 ELSE 0 END AS is_approved,
+    CASE WHEN transaction_date <= CAST(:feature_date AS DATE) THEN 1 ELSE 0 END AS by_s
   FROM transactions
   WHERE
     transaction_date <= CAST(:as_of AS DATE)
@@ -69,7 +70,63 @@ WITH txn AS (
       END
     ) AS period_spend,
     COUNT(*) - SUM(is_approved) AS declined_transactions,
-    COUNT(*) AS all_transactions
+    COUNT(*) AS all_transactions,
+    SUM(is_approved * by_s) AS s_total_transactions,
+    SUM(CASE WHEN is_approved * by_s = 1 THEN transaction_amount END) AS s_lifetime_value,
+    MAX(CASE WHEN is_approved * by_s = 1 THEN transaction_date END) AS s_last_transaction_date,
+    SUM(
+      CASE
+        WHEN is_approved * by_s = 1 AND transaction_date >= CAST(:s_last90_start AS DATE)
+        THEN transaction_amount
+        ELSE 0
+      END
+    ) AS s_spend_last_90_days,
+    SUM(
+      CASE
+        WHEN is_approved = 1
+        AND transaction_date >= CAST(:s_prior90_start AS DATE)
+        AND transaction_date <= CAST(:s_prior90_end AS DATE)
+        THEN transaction_amount
+        ELSE 0
+      END
+    ) AS s_spend_prior_90_days,
+    SUM(
+      CASE
+        WHEN is_approved * by_s = 1
+        AND transaction_date >= CAST(:s_last90_start AS DATE)
+        AND merchant_category IN ('Travel', 'Airlines', 'Hotels')
+        THEN transaction_amount
+        ELSE 0
+      END
+    ) AS s_travel_spend_last_90_days,
+    SUM(
+      CASE
+        WHEN is_approved * by_s = 1
+        AND transaction_date >= CAST(:s_last90_start AS DATE)
+        AND merchant_category IN ('Grocery', 'Gas', 'Utilities')
+        THEN transaction_amount
+        ELSE 0
+      END
+    ) AS s_necessities_spend_last_90_days,
+    AVG(CASE WHEN is_approved * by_s = 1 THEN transaction_amount END) AS s_avg_amount,
+    STDDEV_SAMP(CASE WHEN is_approved * by_s = 1 THEN transaction_amount END) AS s_stddev_amount,
+    SUM(by_s) - SUM(is_approved * by_s) AS s_declined_transactions,
+    SUM(by_s) AS s_all_transactions,
+    SUM(
+      CASE
+        WHEN is_approved = 1 AND transaction_date >= CAST(:recent_start AS DATE)
+        THEN 1
+        ELSE 0
+      END
+    ) AS recent_transactions,
+    SUM(CASE WHEN is_approved = 1 AND by_s = 0 THEN transaction_amount ELSE 0 END) AS spend_outcome_window,
+    SUM(
+      CASE
+        WHEN is_approved * by_s = 1 AND transaction_date >= CAST(:baseline_start AS DATE)
+        THEN transaction_amount
+        ELSE 0
+      END
+    ) AS spend_baseline_window
   FROM txn
   GROUP BY
     customer_id
@@ -92,7 +149,22 @@ SELECT
   CAST(period_transactions AS BIGINT) AS period_transactions,
   CAST(period_spend AS DECIMAL(18, 2)) AS period_spend,
   CAST(declined_transactions AS BIGINT) AS declined_transactions,
-  CAST(all_transactions AS BIGINT) AS all_transactions
+  CAST(all_transactions AS BIGINT) AS all_transactions,
+  CAST(s_total_transactions AS BIGINT) AS s_total_transactions,
+  CAST(s_lifetime_value AS DECIMAL(18, 2)) AS s_lifetime_value,
+  CASE WHEN s_total_transactions > 0 THEN first_transaction_date END AS s_first_transaction_date,
+  s_last_transaction_date,
+  CAST(s_spend_last_90_days AS DECIMAL(18, 2)) AS s_spend_last_90_days,
+  CAST(s_spend_prior_90_days AS DECIMAL(18, 2)) AS s_spend_prior_90_days,
+  CAST(s_travel_spend_last_90_days AS DECIMAL(18, 2)) AS s_travel_spend_last_90_days,
+  CAST(s_necessities_spend_last_90_days AS DECIMAL(18, 2)) AS s_necessities_spend_last_90_days,
+  CAST(ROUND(s_avg_amount, 2) AS DECIMAL(18, 2)) AS s_avg_transaction_value,
+  CAST(ROUND(s_stddev_amount, 2) AS DECIMAL(18, 2)) AS s_transaction_value_stddev,
+  CAST(s_declined_transactions AS BIGINT) AS s_declined_transactions,
+  CAST(s_all_transactions AS BIGINT) AS s_all_transactions,
+  CAST(recent_transactions AS BIGINT) AS recent_transactions,
+  CAST(spend_outcome_window AS DECIMAL(18, 2)) AS spend_outcome_window,
+  CAST(spend_baseline_window AS DECIMAL(18, 2)) AS spend_baseline_window
 FROM per_customer
 WHERE
   total_transactions > 0
