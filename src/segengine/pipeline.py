@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -108,13 +109,22 @@ def build_tables(con: duckdb.DuckDBPyConnection, *, as_of: date, settings: Setti
     activity = timer.run("customer_activity", lambda: run_model(con, "customer_activity", params))
     first = activity.get_column("first_transaction_date").min() if activity.height else as_of
     register_frames(con, {"calendar_months": calendar_months(first, as_of)})  # type: ignore[arg-type]
-    t["customer_segments"] = timer.run("customer_segments", lambda: run_model(
-        con, "customer_segments", params | segment_params(settings.segments)))
-    for name in ("metric_customer_ltv", "metric_avg_transaction_value",
-                 "metric_mom_spend_change"):
-        t[name] = timer.run(name, lambda n=name: run_model(con, n, params))  # type: ignore[misc]
-    features = _feature_tables(con, t, as_of=as_of, settings=settings,
-                               segmented_at=segmented_at, timer=timer, ml_segments=ml_segments)
+    # MoM is the one SQL pass nothing else waits for: it runs on a second cursor while this
+    # thread does the segment, RFM, KMeans and churn stages (mostly single-threaded Python).
+    mom_cursor = con.cursor()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        mom = pool.submit(timer.run, "metric_mom_spend_change",
+                          lambda: run_model(mom_cursor, "metric_mom_spend_change", params,
+                                            materialize=False))
+        t["customer_segments"] = timer.run("customer_segments", lambda: run_model(
+            con, "customer_segments", params | segment_params(settings.segments)))
+        for name in ("metric_customer_ltv", "metric_avg_transaction_value"):
+            t[name] = timer.run(name, lambda n=name: run_model(con, n, params))  # type: ignore[misc]
+        features = _feature_tables(con, t, as_of=as_of, settings=settings,
+                                   segmented_at=segmented_at, timer=timer,
+                                   ml_segments=ml_segments)
+        t["metric_mom_spend_change"] = mom.result()
+    mom_cursor.close()
     t.update({k: v for k, v in features.items() if k not in INTERNAL_RELATIONS})
     register_frames(con, {k: features.get(k, pl.DataFrame(schema=s))
                           for k, s in EMPTY_FEATURES.items()})

@@ -73,13 +73,13 @@ def attach_lake(con: duckdb.DuckDBPyConnection, layout: Layout) -> None:
     files = layout.partition_files()
     if files:
         file_list = ", ".join(_sql_literal_path(f) for f in files)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW transactions AS SELECT "
+        con.execute(f"CREATE OR REPLACE VIEW transactions AS SELECT "
                     f"{', '.join(TRANSACTIONS)} FROM read_parquet([{file_list}])")
         _check_types(con, "transactions", TRANSACTIONS, files)
     else:
         _empty_view(con, "transactions", TRANSACTIONS)
     if layout.customers_file.exists():
-        con.execute(f"CREATE OR REPLACE TEMP VIEW customers AS SELECT {', '.join(CUSTOMERS)} "
+        con.execute(f"CREATE OR REPLACE VIEW customers AS SELECT {', '.join(CUSTOMERS)} "
                     f"FROM read_parquet({_sql_literal_path(layout.customers_file)})")
         _check_types(con, "customers", CUSTOMERS, [layout.customers_file])
     else:
@@ -98,14 +98,22 @@ def _check_types(con: duckdb.DuckDBPyConnection, view: str, schema: dict[str, An
 
 
 def register_frames(con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame]) -> None:
-    """Expose in-memory frames (tests, Polars stage outputs) as views with the given names."""
+    """Copy in-memory frames (tests, Polars stage outputs) into tables with the given names.
+
+    Tables, not connection-local registered views, so every cursor of the pipeline's in-memory
+    database sees them (stages run on two cursors at once).
+    """
     for name, frame in frames.items():
-        con.register(name, frame.to_arrow())
+        con.register("_segengine_frame", frame.to_arrow())
+        try:
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _segengine_frame")
+        finally:
+            con.unregister("_segengine_frame")
 
 
 def _empty_view(con: duckdb.DuckDBPyConnection, name: str, schema: dict[str, Any]) -> None:
     cols = ", ".join(f"CAST(NULL AS {_duck_type(t)}) AS {c}" for c, t in schema.items())
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {cols} WHERE FALSE")
+    con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {cols} WHERE FALSE")
 
 
 def _duck_type(dtype: Any) -> str:
@@ -119,7 +127,8 @@ def _duck_type(dtype: Any) -> str:
 
 def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any],
               *, materialize: bool = True) -> pl.DataFrame:
-    """Run queries/<name>.sql with its parameters; optionally keep it as temp table <name>."""
+    """Run queries/<name>.sql with its parameters; optionally keep it as table <name> in the
+    (in-memory, private) database of the connection."""
     sql = load_sql(name)
     wanted = parameters_of(sql)
     missing = wanted - params.keys()
@@ -128,7 +137,7 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any],
     bound = {k: v for k, v in params.items() if k in wanted}
     try:
         if materialize:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", bound)
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}", bound)
             return con.sql(f"SELECT * FROM {name}").pl()
         return con.sql(sql, params=bound).pl()
     except duckdb.Error as exc:
