@@ -126,6 +126,14 @@ def test_amounts_rounding_to_zero_and_out_of_range_are_rejected() -> None:
     assert v.rejects["reject_reason"].to_list() == ["non_positive_amount", "amount_out_of_range"]
 
 
+def test_amount_that_overflows_only_after_rounding_is_rejected_not_nulled() -> None:
+    raw = pl.DataFrame({"customer_id": ["a", "b"], "transaction_date": ["2024-01-01"] * 2,
+                        "transaction_amount": ["9999999999.995", "9999999999.99"]})
+    v = validate_transactions(raw, source="t")
+    assert v.rejects["reject_reason"].to_list() == ["amount_out_of_range"]
+    assert v.clean["transaction_amount"].cast(pl.Float64).to_list() == [9999999999.99]
+
+
 def test_derived_ids_are_deterministic_and_keep_identical_purchases() -> None:
     raw = pl.DataFrame({"customer_id": ["a", "a", "b"], "transaction_date": ["2024-01-01"] * 3,
                         "transaction_amount": ["5", "5.00", "5"]})

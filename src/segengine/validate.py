@@ -120,7 +120,9 @@ def validate_transactions(raw: pl.DataFrame, *, source: str) -> Validated:
          raw_date.is_not_null() & pl.col("transaction_date").is_null()),
         ("null_amount", raw_amount.is_null()),
         ("unparseable_amount", raw_amount.is_not_null() & pl.col("_wide").is_null()),
-        ("amount_out_of_range", pl.col("_wide").abs() >= _MAX_AMOUNT),
+        # also catches values that only overflow Decimal(12, 2) once rounded to cents
+        ("amount_out_of_range", (pl.col("_wide").abs() >= _MAX_AMOUNT)
+         | (pl.col("_wide").is_not_null() & pl.col("transaction_amount").is_null())),
         ("non_positive_amount",
          (pl.col("_wide").abs() < _MAX_AMOUNT) & (pl.col("transaction_amount") <= 0)),
         ("unknown_status", ~pl.col("status").is_in(STATUSES).fill_null(False)),
