@@ -377,3 +377,32 @@ def test_push_without_a_run_manifest_writes_a_push_only_record(tmp_path: Path) -
     assert json.loads(path.read_text()) == {"run_id": None, "as_of": "2025-10-31",
                                             "pushes": [{"rows": 3}]}
     assert list(layout.runs_dir.glob(".*tmp")) == []
+
+
+class DroppingDownload(RecordingConnection):
+    """Executes fine, then the result download fails with a network error (connector errno)."""
+
+    def fetch_arrow_batches(self) -> object:
+        import snowflake.connector.errors as e
+
+        raise e.OperationalError(msg="Connection reset during chunk download", errno=250003)
+
+
+def test_a_network_error_while_downloading_results_is_retried_then_reported(
+        tmp_path: Path) -> None:
+    from segengine.sync.connection import ConnectionParams
+    from segengine.sync.session import Session
+
+    log: list[str] = []
+    connects: list[int] = []
+
+    def connect(_p: object) -> DroppingDownload:
+        connects.append(1)
+        return DroppingDownload(log)
+
+    session = Session(ConnectionParams("x", "test", {}), connector=connect,
+                      policy=RetryPolicy(attempts=3, base_delay=0.0), sleep=lambda _s: None)
+    stmt = sql.Statement("SELECT 1", (), "reading month 2025-01")
+    with pytest.raises(TransientSyncError, match="reading month 2025-01"):
+        session.retrying(lambda: pull.stream_to_parquet(session, stmt, tmp_path / "m.parquet"))
+    assert len(connects) == 3  # each attempt reconnected after the drop

@@ -143,12 +143,13 @@ def stream_to_parquet(session: Session, stmt: sql.Statement, path: Path) -> int:
     rows = 0
     writer: pq.ParquetWriter | None = None
     try:
-        for batch in cur.fetch_arrow_batches():
-            table = _widen(batch)
-            if writer is None:
-                writer = pq.ParquetWriter(path, table.schema)
-            writer.write_table(table)
-            rows += table.num_rows
+        with session.fetching(stmt.purpose or "downloading results"):
+            for batch in cur.fetch_arrow_batches():
+                table = _widen(batch)
+                if writer is None:
+                    writer = pq.ParquetWriter(path, table.schema)
+                writer.write_table(table)
+                rows += table.num_rows
     finally:
         if writer is not None:
             writer.close()
@@ -216,7 +217,7 @@ def plan_months(session: Session, settings: Settings, *, watermark: str | None,
     stmt = sql.date_range_select(*_fq(settings, src.transactions_table),
                                  date_column=date_column(settings),
                                  since=parse_month(first) if first else None)
-    row = session.retrying(lambda: session.execute(stmt).fetchone())
+    row = session.retrying(lambda: session.fetchone(stmt))
     low, high = (row or (None, None))
     last = month_key(high) if high is not None else None
     if watermark is not None and not full and (last is None or last < watermark):

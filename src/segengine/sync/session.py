@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from segengine.errors import TransientSyncError
+from segengine.errors import SyncError, TransientSyncError
 from segengine.sync.connection import ConnectionParams, open_connection
 from segengine.sync.retry import RetryPolicy, classify, with_retry
 from segengine.sync.sql import Statement
@@ -38,25 +38,39 @@ class Session:
 
     def execute(self, stmt: Statement) -> Any:
         """Run one statement with its bound parameters; return the cursor."""
-        cur = None
-        try:
+        with self.fetching(stmt.purpose or "querying"):
             cur = self.connection().cursor()
             if stmt.params:
                 cur.execute(stmt.sql, stmt.params)
             else:
                 cur.execute(stmt.sql)
+        self.executed.append((stmt.purpose, getattr(cur, "sfqid", None)))
+        return cur
+
+    @contextlib.contextmanager
+    def fetching(self, action: str) -> Iterator[None]:
+        """Classify driver errors raised inside the block, executing or downloading results
+        (a transient one drops the connection so a retry reconnects)."""
+        try:
+            yield
+        except SyncError:
+            raise
         except Exception as exc:  # noqa: BLE001 - classified in one place
-            error = classify(exc, connection=self.params.name, action=stmt.purpose or "querying",
+            error = classify(exc, connection=self.params.name, action=action,
                              secrets=self.params.secret_values())
             if isinstance(error, TransientSyncError):
                 self.drop()
             raise error from None
-        self.executed.append((stmt.purpose, getattr(cur, "sfqid", None)))
-        return cur
+
+    def fetchone(self, stmt: Statement) -> Any:
+        """The first row of a query (None when empty)."""
+        cur = self.execute(stmt)
+        with self.fetching(stmt.purpose or "reading results"):
+            return cur.fetchone()
 
     def scalar(self, stmt: Statement) -> Any:
         """First column of the first row."""
-        row = self.execute(stmt).fetchone()
+        row = self.fetchone(stmt)
         return None if row is None else row[0]
 
     def retrying(self, func: Callable[[], T]) -> T:
