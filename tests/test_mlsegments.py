@@ -61,3 +61,10 @@ def test_unknown_ids_are_counted_and_shown_not_silently_dropped(tmp_path: Path) 
     assert_frame_equal(attached.segments, expected)
     assert attached.unknown_count == 2
     assert attached.unknown_examples == ["00009", "zz"]
+
+
+def test_columns_repeated_up_to_case_are_a_data_error(tmp_path: Path) -> None:
+    path = tmp_path / "seg.csv"
+    path.write_text("customer_id,Segment_ID,segment_id,segment_name\nA,1,2,x\n")
+    with pytest.raises(DataError, match="segment_id more than once"):
+        read_segments_file(path)

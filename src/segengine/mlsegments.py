@@ -41,7 +41,13 @@ def read_segments_file(path: str | Path) -> pl.DataFrame:
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
         raise DataError(f"segments file {path} is not a readable CSV ({exc}). Export it as "
                         "UTF-8 CSV with a header row") from exc
-    raw = raw.rename({c: c.strip().lower() for c in raw.columns})
+    normalised = [c.strip().lower() for c in raw.columns]
+    clashes = sorted({c for c in normalised if normalised.count(c) > 1})
+    if clashes:
+        raise DataError(f"segments file {path} has the column(s) {', '.join(clashes)} more than "
+                        "once (names are compared without case and surrounding spaces). Keep "
+                        "one of each")
+    raw = raw.rename(dict(zip(raw.columns, normalised, strict=True)))
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
         raise DataError(f"segments file {path} is missing column(s) {', '.join(missing)} "

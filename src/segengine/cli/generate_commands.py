@@ -63,7 +63,6 @@ def generate(app: AppContext, customers: int | None, months: int | None, end: da
     with data_dir_lock(layout, "generate"):
         frame = generate_customers(customers=config.customers, months=config.months,
                                    end=config.end, seed=config.seed)
-        write_parquet_atomic(frame, layout.customers_file)
         parts = generate_transactions(frame, months=config.months, end=config.end,
                                       seed=config.seed)
         written: set[str] = set()
@@ -82,6 +81,10 @@ def generate(app: AppContext, customers: int | None, months: int | None, end: da
             if pending is not None:
                 pending.result()
         removed = _remove_stale(layout, written)
+        # customers last, so an interrupted generate never pairs new customers with old months;
+        # the lake no longer mirrors a Snowflake source, so a pull watermark would be wrong
+        write_parquet_atomic(frame, layout.customers_file)
+        (layout.root / "lake" / "_watermark.json").unlink(missing_ok=True)
     if removed:
         app.detail(f"removed {removed} partition(s) outside the generated months")
     click.echo(
