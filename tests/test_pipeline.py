@@ -93,22 +93,32 @@ def test_as_of_in_the_past_ignores_later_transactions(lake: Path) -> None:
 
 @pytest.mark.parametrize("point", ["after-out-files", "mid-warehouse", "after-warehouse"])
 def test_run_killed_mid_way_leaves_previous_outputs_intact(lake: Path, point: str) -> None:
-    run_pipeline(_settings(lake), as_of=date(2025, 9, 30))
+    first = run_pipeline(_settings(lake), as_of=date(2025, 9, 30))
     before = _tables(lake)
     seg_file = Layout(lake).out_dir(date(2025, 9, 30)) / "customer_segments.parquet"
-    before_bytes = seg_file.read_bytes()
+    inode = seg_file.stat().st_ino  # a rerun writes equal bytes, so compare the file itself
     env = {**os.environ, "SEGENGINE_FAULT_INJECT": point}
     proc = subprocess.run(
         [sys.executable, "-m", "segengine", "--data-dir", str(lake), "run", "--as-of",
          "2025-09-30"], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == -9  # SIGKILL
-    if point != "after-warehouse":  # the warehouse transaction had not committed
-        assert _tables(lake) == before
-    assert seg_file.read_bytes() == before_bytes  # out/<as_of>/ not swapped
-    # the stale lock of the killed process does not block the next run, which completes
+    assert seg_file.stat().st_ino == inode  # out/<as_of>/ not swapped
+    con = duckdb.connect(str(lake / "warehouse.duckdb"), read_only=True)
+    run_ids = [r[0] for r in con.sql("SELECT run_id FROM runs ORDER BY run_id").fetchall()]
+    con.close()
+    killed = sorted((lake / "out").glob(".tmp-*"))
+    if point == "after-warehouse":  # committed: the next run completes that publish first
+        assert len(run_ids) == 2 and run_ids[0] == first.run_id
+        assert not (lake / "runs" / f"{run_ids[1]}.json").exists()
+    else:  # not committed: everything as before
+        assert _tables(lake) == before and run_ids == [first.run_id]
+    assert len(killed) == 1
     result = run_pipeline(_settings(lake), as_of=date(2025, 9, 30))
     assert result.row_counts["customer_segments"] == before["customer_segments"]
-    assert not list((lake / "out").glob(".tmp-*"))
+    assert not list((lake / "out").glob(".tmp-*")) and not list((lake / "out").glob(".old-*"))
+    if point == "after-warehouse":
+        recovered = json.loads((lake / "runs" / f"{run_ids[1]}.json").read_text())
+        assert recovered["recovered_after_crash"] is True
 
 
 def test_second_concurrent_run_fails_with_a_clear_message(lake: Path) -> None:
@@ -193,3 +203,27 @@ def test_duplicate_ids_in_segments_file_fail_before_anything_is_computed(
                                  str(seg_file)])
     assert r.exit_code == 1 and "H0" in r.stderr
     assert not (lake / "warehouse.duckdb").exists()
+
+
+def test_as_of_before_any_data_is_refused_and_publishes_nothing(lake: Path) -> None:
+    run_pipeline(_settings(lake))
+    before = _tables(lake)
+    r = CliRunner().invoke(cli, ["--data-dir", str(lake), "run", "--as-of", "2020-01-01"])
+    assert r.exit_code == 1 and "no approved transactions on or before 2020-01-01" in r.stderr
+    assert _tables(lake) == before
+
+
+def test_warehouse_open_in_another_process_gives_a_clear_error(lake: Path) -> None:
+    run_pipeline(_settings(lake))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; "
+         f"c = duckdb.connect({str(lake / 'warehouse.duckdb')!r}, read_only=True); "
+         "print('open', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        r = CliRunner().invoke(cli, ["--data-dir", str(lake), "run"])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert r.exit_code == 1, r.output
+    assert "is open in another process" in r.stderr and "Close it and rerun" in r.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import tempfile
@@ -99,41 +100,32 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 @contextlib.contextmanager
 def data_dir_lock(layout: Layout, what: str) -> Iterator[None]:
-    """Stop two writers on one data directory from interleaving (O_EXCL lock file + pid)."""
+    """Stop two writers on one data directory from interleaving.
+
+    An exclusive `flock` on `.segengine.lock`: the OS releases it when the holder exits or is
+    killed, so a crashed run never leaves a stale lock, and two waiters cannot both take it.
+    The file records the holder's pid and command for the error message.
+    """
     layout.root.mkdir(parents=True, exist_ok=True)
     path = layout.lock_file
-    for _attempt in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            holder = path.read_text(errors="replace").strip() if path.exists() else ""
-            pid = int(holder.split()[0]) if holder[:1].isdigit() else -1
-            if pid > 0 and not _pid_alive(pid):
-                path.unlink(missing_ok=True)  # stale lock from a crashed process
-                continue
-            raise LockError(
-                f"another segengine process ({holder or 'unknown'}) is using {layout.root}. "
-                f"Wait for it to finish; if none is running, delete {path}"
-            ) from None
-    else:
-        raise LockError(f"could not take the lock {path}; delete it if no segengine is running")
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
     try:
-        os.write(fd, f"{os.getpid()} {what}\n".encode())
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
         os.close(fd)
+        raise LockError(
+            f"another segengine process ({holder or 'unknown'}) is using {layout.root}. "
+            "Wait for it to finish"
+        ) from None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}: {what}".encode(), 0)
         yield
     finally:
-        path.unlink(missing_ok=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        os.ftruncate(fd, 0)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def scan_transactions(layout: Layout, *, start: date | None = None,

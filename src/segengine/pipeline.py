@@ -23,10 +23,16 @@ from segengine import publish
 from segengine.churn import churn_features, feature_date_for, label_params, score_churn
 from segengine.clusters import cluster_customers, parse_k
 from segengine.config import Settings
-from segengine.errors import QualityError
+from segengine.errors import DataError, QualityError
 from segengine.lake import Layout, data_dir_lock, latest_transaction_date, scan_transactions
 from segengine.mlsegments import attach_segments, read_segments_file
-from segengine.quality import CheckResult, errors, recompute_sample, run_checks
+from segengine.quality import (
+    CheckResult,
+    errors,
+    independent_recomputation,
+    run_checks,
+    sample_ids,
+)
 from segengine.queries import attach_lake, register_frames, run_model
 from segengine.rfm import customer_rfm, rfm_segment_summary, score_ks
 from segengine.segments import segment_params
@@ -171,17 +177,6 @@ def _feature_tables(con: duckdb.DuckDBPyConnection, t: dict[str, pl.DataFrame], 
     return out
 
 
-def _population(con: duckdb.DuckDBPyConnection) -> pl.Series:
-    return con.sql("SELECT customer_id FROM customer_activity").pl().get_column("customer_id")
-
-
-def _sample_ids(population: pl.Series, n: int) -> list[str]:
-    """A deterministic sample (every k-th customer in id order)."""
-    ids = population.sort()
-    step = max(1, ids.len() // max(n, 1))
-    return ids.gather_every(step).head(n).to_list()
-
-
 def _prefetch_ml() -> None:
     """Import scikit-learn (~2 s, mostly scipy) while DuckDB scans the lake on the C++ side."""
     import sklearn.cluster  # noqa: F401
@@ -197,6 +192,8 @@ def run_pipeline(settings: Settings, *, as_of: date | None = None,
     say: Log = log or (lambda _m: None)
     layout = Layout(settings.data_dir)
     with data_dir_lock(layout, "run"):
+        for run_id in publish.recover(layout):
+            say(f"completed the publish of run {run_id}, which was interrupted after its commit")
         started = now or datetime.now(UTC)
         as_of = as_of or latest_transaction_date(layout)
         run_id = f"{as_of.isoformat()}_{started.strftime('%Y%m%dT%H%M%S%fZ')}"
@@ -212,12 +209,16 @@ def run_pipeline(settings: Settings, *, as_of: date | None = None,
             tables = build_tables(con, as_of=as_of, settings=settings,
                                   segmented_at=started.replace(tzinfo=None), timer=timer,
                                   ml_segments=ml)
-            population = _population(con)
         finally:
             con.close()
-        sample = _sample_ids(population, settings.quality.reconcile_sample)
+        if tables["customer_segments"].height == 0:
+            raise DataError(f"no approved transactions on or before {as_of} in {layout.root}; "
+                            "pick a later --as-of (the current tables were left as they are)")
         gate_start = time.perf_counter()
-        recomputed = recompute_sample(scan_transactions(layout), sample, as_of=as_of)
+        sample = sample_ids(tables["customer_segments"].get_column("customer_id"),
+                            settings.quality.reconcile_sample)
+        population, recomputed = independent_recomputation(
+            scan_transactions(layout, end=as_of), sample, as_of=as_of)
         checks = run_checks(tables, population=population, recomputed=recomputed,
                             segments=settings.segments, config=settings.quality)
         timer.record("quality_gate", time.perf_counter() - gate_start, len(checks))
@@ -226,7 +227,8 @@ def run_pipeline(settings: Settings, *, as_of: date | None = None,
             raise QualityError(
                 "quality gate failed, nothing was published: "
                 + "; ".join(r.describe() for r in failed)
-                + ". Inspect the input data (see `segengine check --help`)"
+                + ". Inspect these customers' transactions in the lake; the previously "
+                "published tables are unchanged"
             )
         for r in checks:
             if not r.passed:

@@ -11,6 +11,7 @@ Order, so that a crash at any point leaves the previous outputs intact:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -31,6 +32,7 @@ import pyarrow.parquet as pq
 
 from segengine import __version__
 from segengine.config import Settings, leaf_values, mask
+from segengine.errors import LockError
 from segengine.lake import Layout, write_json_atomic
 from segengine.quality import CheckResult
 
@@ -125,6 +127,19 @@ def swap_out_dir(layout: Layout, tmp: Path, as_of: date) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def connect_warehouse(layout: Layout) -> duckdb.DuckDBPyConnection:
+    """A write connection to warehouse.duckdb, or a clear error when another process has it
+    open (DuckDB allows one writing process and no readers beside it)."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(str(layout.warehouse))
+    except duckdb.IOException as exc:
+        raise LockError(
+            f"{layout.warehouse} is open in another process (a `segengine sql`/`check`, a "
+            f"notebook or a BI tool): {exc}. Close it and rerun"
+        ) from None
+
+
 def write_warehouse(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: date,
                     run_id: str, manifest: Callable[[], dict[str, Any]]) -> None:
     """Replace current tables and this date's history rows in one transaction.
@@ -132,7 +147,7 @@ def write_warehouse(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: d
     `manifest()` is called just before COMMIT: it waits for the out/ files written in parallel
     (a failure there rolls the warehouse back) and returns the manifest stored in `runs`.
     """
-    con = duckdb.connect(str(layout.warehouse))
+    con = connect_warehouse(layout)
     try:
         con.execute("BEGIN TRANSACTION")
         for name, frame in tables.items():
@@ -155,18 +170,62 @@ def write_warehouse(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: d
                      json.dumps(manifest(), default=str)])
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.Error):  # keep the original error if BEGIN/COMMIT failed
+            con.execute("ROLLBACK")
         raise
     finally:
         con.close()
+
+
+def recover(layout: Layout) -> list[str]:
+    """Finish or discard what a publish killed mid-way left in out/; returns recovered run ids.
+
+    The warehouse COMMIT is the point of no return: a `.tmp-<run_id>` folder whose run is in
+    the warehouse's `runs` table is swapped into place and its manifest written from the copy
+    stored there; any other temp folder is discarded. A previous folder moved aside
+    (`.old-<as_of>-<pid>`) is put back if the swap never completed, else removed.
+    """
+    out = layout.root / "out"
+    if not out.exists():
+        return []
+    temps = sorted(out.glob(".tmp-*"))
+    committed: dict[str, dict[str, Any]] = {}
+    if temps and layout.warehouse.exists():
+        con = connect_warehouse(layout)
+        try:
+            if con.sql("SELECT COUNT(*) FROM duckdb_tables() WHERE table_name = 'runs'"
+                       ).fetchall()[0][0]:
+                ids = [t.name.removeprefix(".tmp-") for t in temps]
+                rows = con.execute("SELECT run_id, manifest FROM runs WHERE run_id IN "
+                                   f"({', '.join('?' * len(ids))})", ids).fetchall()
+                committed = {r[0]: json.loads(r[1]) for r in rows}
+        finally:
+            con.close()
+    recovered = []
+    for tmp in temps:
+        run_id = tmp.name.removeprefix(".tmp-")
+        if run_id not in committed:
+            shutil.rmtree(tmp, ignore_errors=True)
+            continue
+        manifest = committed[run_id]
+        swap_out_dir(layout, tmp, date.fromisoformat(manifest["as_of"]))
+        path = layout.runs_dir / f"{run_id}.json"
+        if not path.exists():
+            write_json_atomic(path, manifest | {"recovered_after_crash": True})
+        recovered.append(run_id)
+    for old in sorted(out.glob(".old-*")):
+        final = out / old.name[len(".old-"):len(".old-") + 10]
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(old, final)
+    return recovered
 
 
 def publish_run(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: date, run_id: str,
                 started: datetime, stages: list[dict[str, Any]], checks: list[CheckResult],
                 settings: Settings) -> Path:
     """Publish all outputs of a successful run; returns the manifest path."""
-    for stale in (layout.root / "out").glob(".tmp-*") if (layout.root / "out").exists() else []:
-        shutil.rmtree(stale, ignore_errors=True)  # leftovers of crashed runs
     manifest: dict[str, Any] = {
         "run_id": run_id,
         "as_of": as_of.isoformat(),

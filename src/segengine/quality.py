@@ -213,21 +213,32 @@ def errors(results: list[CheckResult]) -> list[CheckResult]:
     return [r for r in results if r.level == "error" and not r.passed]
 
 
-def recompute_sample(transactions: pl.LazyFrame, customer_ids: list[str], *,
-                     as_of: Any) -> pl.DataFrame:
-    """Independent Polars recomputation of window sums and LTV for the given customers."""
+def sample_ids(customer_ids: pl.Series, n: int) -> list[str]:
+    """A deterministic sample of at most n ids (every k-th in id order)."""
+    ids = customer_ids.sort()
+    step = max(1, ids.len() // max(n, 1))
+    return ids.gather_every(step).head(n).to_list()
+
+
+def independent_recomputation(transactions: pl.LazyFrame, customer_ids: list[str], *,
+                              as_of: Any) -> tuple[pl.Series, pl.DataFrame]:
+    """From the raw lake with Polars (no SQL shared with the engine), in one scan: the
+    population (customers with an approved transaction <= as_of) and, for the given sample,
+    window sums, LTV and transaction counts."""
     from datetime import timedelta
 
-    approved = transactions.filter(
-        pl.col("customer_id").is_in(customer_ids) & (pl.col("status") == "approved")
-        & (pl.col("transaction_date") <= as_of)
-    )
+    approved = transactions.filter((pl.col("status") == "approved")
+                                   & (pl.col("transaction_date") <= as_of))
+    population = approved.select("customer_id").unique()
     d = pl.col("transaction_date")
     amt = pl.col("transaction_amount").cast(pl.Float64)
-    return approved.group_by("customer_id").agg(
+    sample = approved.filter(pl.col("customer_id").is_in(customer_ids)).group_by(
+        "customer_id").agg(
         amt.filter(d >= as_of - timedelta(days=90)).sum().alias("spend_last_90_days"),
         amt.filter((d >= as_of - timedelta(days=180)) & (d <= as_of - timedelta(days=91)))
         .sum().alias("spend_prior_90_days"),
         amt.sum().alias("lifetime_value"),
         pl.len().alias("total_transactions"),
-    ).collect()
+    )
+    pop, recomputed = pl.collect_all([population, sample])
+    return pop.get_column("customer_id"), recomputed

@@ -8,6 +8,7 @@ tolerance of half a display unit in the row's favour, for the quality gate and `
 from __future__ import annotations
 
 from dataclasses import asdict
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
@@ -31,7 +32,7 @@ def segment_params(config: SegmentsConfig) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for key, value in asdict(config).items():
         params[key] = value
-        params[f"{key}_label"] = f"{value:g}" if isinstance(value, float) else str(value)
+        params[f"{key}_label"] = format(Decimal(str(value)).normalize(), "f")
     return params
 
 

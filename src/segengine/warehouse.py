@@ -10,7 +10,7 @@ import polars as pl
 from segengine.config import Settings
 from segengine.errors import SegengineError
 from segengine.lake import Layout, scan_transactions
-from segengine.quality import KEYS, CheckResult, recompute_sample, run_checks
+from segengine.quality import KEYS, CheckResult, independent_recomputation, run_checks, sample_ids
 from segengine.segments import SEGMENT_NAMES
 
 
@@ -18,7 +18,11 @@ def open_warehouse(layout: Layout) -> duckdb.DuckDBPyConnection:
     """Read-only connection to warehouse.duckdb, or a clear error when there is none."""
     if not layout.warehouse.exists():
         raise SegengineError(f"no warehouse at {layout.warehouse}. Run `segengine run` first")
-    return duckdb.connect(str(layout.warehouse), read_only=True)
+    try:
+        return duckdb.connect(str(layout.warehouse), read_only=True)
+    except duckdb.IOException as exc:
+        raise SegengineError(f"{layout.warehouse} is being written by another process ({exc}). "
+                             "Wait for the running `segengine run` to finish") from None
 
 
 def read_tables(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, pl.DataFrame]:
@@ -38,13 +42,10 @@ def check_warehouse(settings: Settings) -> list[CheckResult]:
     if "customer_segments" not in tables:
         raise SegengineError("the warehouse has no customer_segments table. Run `segengine run`")
     as_of = tables["customer_segments"].get_column("as_of_date").max()
-    txns = scan_transactions(layout)
-    population = (txns.filter((pl.col("status") == "approved")
-                              & (pl.col("transaction_date") <= as_of))
-                  .select("customer_id").unique().collect().get_column("customer_id"))
-    ids = population.sort()
-    sample = ids.gather_every(max(1, ids.len() // max(settings.quality.reconcile_sample, 1)))
-    recomputed = recompute_sample(txns, sample.to_list(), as_of=as_of)
+    sample = sample_ids(tables["customer_segments"].get_column("customer_id"),
+                        settings.quality.reconcile_sample)
+    population, recomputed = independent_recomputation(scan_transactions(layout, end=as_of),  # type: ignore[arg-type]
+                                                       sample, as_of=as_of)
     return run_checks(tables, population=population, recomputed=recomputed,
                       segments=settings.segments, config=settings.quality)
 
