@@ -87,8 +87,18 @@ def test_atv_statistics_and_interpolated_median() -> None:
 
 
 def test_spending_consistency_bands() -> None:
-    # sample stddev of (0.01, x): |x - 0.01| / sqrt(2)
+    # sample stddev of two amounts a, b: |a - b| / sqrt(2)
     t = compute([tx("M", AS_OF, "100.00"), tx("M", AS_OF, "200.00"),    # 70.71 Moderate
                  tx("V", AS_OF, "100.00"), tx("V", AS_OF, "500.00")])   # 282.84 Variable
     assert row(t, "metric_avg_transaction_value", "M")["spending_consistency"] == "Moderate"
     assert row(t, "metric_avg_transaction_value", "V")["spending_consistency"] == "Variable"
+
+
+def test_spending_consistency_band_edges() -> None:
+    # sample stddev of (50, 100, 150) is exactly 50 -> Moderate; of (0.01, 200.01, 400.01) = 200
+    t = compute([tx("E", AS_OF, a) for a in ("50.00", "100.00", "150.00")]
+                + [tx("F", AS_OF, a) for a in ("0.01", "200.01", "400.01")])
+    assert row(t, "metric_avg_transaction_value", "E")["transaction_value_stddev"] == Decimal(
+        "50.00")
+    assert row(t, "metric_avg_transaction_value", "E")["spending_consistency"] == "Moderate"
+    assert row(t, "metric_avg_transaction_value", "F")["spending_consistency"] == "Variable"

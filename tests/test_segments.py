@@ -180,3 +180,22 @@ def test_tenure_formula_matches_duckdb_date_sub(opened: date, as_of: date) -> No
     r = seg(compute([tx("A", as_of, "1.00")], as_of=as_of,
                     customers=[customer("A", open_date=opened)]), "A")
     assert r["tenure_months"] == _duck_months(opened, as_of)
+
+
+def test_shares_that_display_as_the_threshold_but_fall_short_do_not_match() -> None:
+    # 599.99 / 1000.00 = 59.999% shows as 60.00; 3749.99 / 15000.00 = 24.99993% shows as 25.00
+    budget = [tx("B", AS_OF, "599.99", "Grocery"), tx("B", AS_OF, "400.01", "Retail")]
+    hvt = [tx("H", AS_OF, "3749.99", "Travel"), tx("H", AS_OF, "11250.01", "Retail")]
+    t = compute(budget + hvt)
+    b, h = seg(t, "B"), seg(t, "H")
+    assert b["necessities_spend_pct"] == Decimal("60.00")
+    assert b["customer_segment"] == "Stable Mid-Spenders"
+    assert h["travel_spend_pct"] == Decimal("25.00")
+    assert h["customer_segment"] == "Stable Mid-Spenders"
+
+
+def test_growth_that_displays_as_50_pct_but_falls_short_is_not_new_and_growing() -> None:
+    rows = [tx("G", AS_OF - D(100), "2000.00"), tx("G", AS_OF - D(3), "2999.90")]  # +49.995%
+    r = seg(compute(rows, customers=[customer("G", open_date=date(2025, 6, 1))]), "G")
+    assert r["spend_change_pct"] == Decimal("50.00")
+    assert r["customer_segment"] != "New & Growing"
