@@ -227,3 +227,14 @@ def test_warehouse_open_in_another_process_gives_a_clear_error(lake: Path) -> No
         holder.wait()
     assert r.exit_code == 1, r.output
     assert "is open in another process" in r.stderr and "Close it and rerun" in r.stderr
+
+
+def test_turning_churn_off_drops_the_stale_report_and_keeps_user_tables(lake: Path) -> None:
+    run_pipeline(_settings(lake))
+    con = duckdb.connect(str(lake / "warehouse.duckdb"))
+    con.execute("CREATE TABLE my_snapshot AS SELECT * FROM customer_segments")
+    con.close()
+    settings = load_settings({"paths.data_dir": str(lake), "churn.enabled": False}, environ={})
+    run_pipeline(settings)
+    tables = _tables(lake)
+    assert "churn_model_report" not in tables and tables["my_snapshot"] == 25

@@ -7,6 +7,7 @@ the tables published (publish.py). `build_tables` is the pure-ish core used by t
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -118,7 +119,7 @@ def build_tables(con: duckdb.DuckDBPyConnection, *, as_of: date, settings: Setti
     # MoM is the one SQL pass nothing else waits for: it runs on a second cursor while this
     # thread does the segment, RFM, KMeans and churn stages (mostly single-threaded Python).
     mom_cursor = con.cursor()
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with contextlib.closing(mom_cursor), ThreadPoolExecutor(max_workers=1) as pool:
         mom = pool.submit(timer.run, "metric_mom_spend_change",
                           lambda: run_model(mom_cursor, "metric_mom_spend_change", params,
                                             materialize=False))
@@ -130,7 +131,6 @@ def build_tables(con: duckdb.DuckDBPyConnection, *, as_of: date, settings: Setti
                                    segmented_at=segmented_at, timer=timer,
                                    ml_segments=ml_segments)
         t["metric_mom_spend_change"] = mom.result()
-    mom_cursor.close()
     t.update({k: v for k, v in features.items() if k not in INTERNAL_RELATIONS})
     register_frames(con, {k: features.get(k, pl.DataFrame(schema=s))
                           for k, s in EMPTY_FEATURES.items()})

@@ -140,6 +140,18 @@ def connect_warehouse(layout: Layout) -> duckdb.DuckDBPyConnection:
         ) from None
 
 
+OPTIONAL_OUTPUTS = {"churn_model_report"}
+"""Output tables a run may not produce (churn disabled); a stale copy must not look current."""
+
+
+def _stale_tables(con: duckdb.DuckDBPyConnection, produced: set[str]) -> list[str]:
+    """Optional output tables of an earlier run that this run did not produce. Only segengine's
+    own optional tables are dropped: tables users create in the warehouse are never touched."""
+    present = {r[0] for r in con.sql("SELECT table_name FROM duckdb_tables() "
+                                     "WHERE schema_name = 'main'").fetchall()}
+    return sorted((present & OPTIONAL_OUTPUTS) - produced)
+
+
 def write_warehouse(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: date,
                     run_id: str, manifest: Callable[[], dict[str, Any]]) -> None:
     """Replace current tables and this date's history rows in one transaction.
@@ -162,6 +174,8 @@ def write_warehouse(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: d
                 con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _incoming")
             con.unregister("_incoming")
             _fault("mid-warehouse")
+        for stale in _stale_tables(con, set(tables)):  # e.g. churn_model_report, churn off
+            con.execute(f"DROP TABLE {stale}")
         con.execute("CREATE TABLE IF NOT EXISTS runs (run_id VARCHAR PRIMARY KEY, "
                     "as_of DATE, finished_at TIMESTAMP, manifest JSON)")
         con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
