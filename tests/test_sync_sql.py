@@ -23,9 +23,9 @@ AS_OF = date(2025, 10, 31)
 
 
 def assert_golden(name: str, text: str) -> None:
-    """Compare with tests/golden/sync/<name>; SEGENGINE_UPDATE_GOLDEN=1 rewrites it."""
+    """Compare with tests/golden/sync/<name>; UPDATE_GOLDEN=1 rewrites it."""
     path = GOLDEN / name
-    if os.environ.get("SEGENGINE_UPDATE_GOLDEN") == "1" or not path.exists():
+    if os.environ.get("UPDATE_GOLDEN") == "1" or not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     assert text == path.read_text()
@@ -125,7 +125,8 @@ def test_publish_is_one_transaction_and_history_deletes_only_as_of() -> None:
                       (sql.Column('"CUSTOMER_ID"', "VARCHAR"), sql.Column('"AS_OF_DATE"', "DATE")),
                       7, history=True),
     ]
-    statements = sql.publish_statements(loads, database="", schema="S", as_of=AS_OF)
+    statements = sql.publish_statements(loads, database="", schema="S", stage="segengine_push_t",
+                                        as_of=AS_OF)
     assert statements[0].sql == "BEGIN" and statements[-1].sql == "COMMIT"
     history_delete = statements[3]
     assert history_delete.params == (AS_OF,)

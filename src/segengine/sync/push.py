@@ -130,7 +130,8 @@ def _load_table(session: Session, plan: PushPlan, load: TableLoad) -> list[str]:
     loaded = session.scalar(count)
     if loaded != load.rows:
         raise TerminalSyncError(
-            f"COPY loaded {loaded} rows into {load.table}{sql.LOAD_SUFFIX} but {load.file} has "
+            f"COPY loaded {loaded} rows into {sql.load_table(load.table, plan.stage)} but "
+            f"{load.file} has "
             f"{load.rows}; nothing was published. Check the file and rerun the push")
     return [qid for _p, qid in session.executed[start:] if qid]
 
@@ -141,7 +142,8 @@ def _publish(session: Session, plan: PushPlan) -> list[str]:
     rows = {load.table: load.rows for load in plan.loads}
     try:
         for stmt in sql.publish_statements(plan.loads, database=plan.database,
-                                           schema=plan.schema, as_of=plan.as_of):
+                                           schema=plan.schema, stage=plan.stage,
+                                           as_of=plan.as_of):
             cur = session.execute(stmt)
             table = stmt.purpose.removeprefix("insert ")
             if stmt.purpose.startswith("insert ") and cur.rowcount not in (None, rows[table]):
@@ -165,13 +167,22 @@ def run_push(session: Session, plan: PushPlan,
                         schema=plan.schema, started_at=datetime.now(UTC).isoformat())
     for stmt in sql.setup_statements(plan.database, plan.schema):
         session.retrying(lambda stmt=stmt: session.execute(stmt))  # type: ignore[misc]
-    for load in plan.loads:
-        log(f"uploading {load.table} ({load.rows:,} rows)")
-        qids = session.retrying(lambda load=load: _load_table(session, plan, load))  # type: ignore[misc]
-        result.tables.append(TablePush(load.table, load.rows, str(load.file), qids))
-    log(f"publishing {len(plan.loads)} table(s) in one transaction")
-    result.publish_query_ids = session.retrying(lambda: _publish(session, plan))
-    for stmt in sql.cleanup_statements(plan.loads, database=plan.database, schema=plan.schema):
+    try:
+        for load in plan.loads:
+            log(f"uploading {load.table} ({load.rows:,} rows)")
+            qids = session.retrying(lambda load=load: _load_table(session, plan, load))  # type: ignore[misc]
+            result.tables.append(TablePush(load.table, load.rows, str(load.file), qids))
+        log(f"publishing {len(plan.loads)} table(s) in one transaction")
+        result.publish_query_ids = session.retrying(lambda: _publish(session, plan))
+    except BaseException:
+        # load tables are unique per push: drop them, one best-effort try, then re-raise
+        with contextlib.suppress(SyncError):
+            for stmt in sql.cleanup_statements(plan.loads, database=plan.database,
+                                               schema=plan.schema, stage=plan.stage):
+                session.execute(stmt)
+        raise
+    for stmt in sql.cleanup_statements(plan.loads, database=plan.database, schema=plan.schema,
+                                       stage=plan.stage):
         try:
             session.retrying(lambda stmt=stmt: session.execute(stmt))  # type: ignore[misc]
         except SyncError as exc:

@@ -161,11 +161,18 @@ def create_stage_statement(database: str, schema: str, stage: str) -> Statement:
     return Statement(f"CREATE TEMPORARY STAGE IF NOT EXISTS {name}", purpose="create stage")
 
 
+def load_table(table: str, stage: str) -> str:
+    """The load table of one table in one push: unique per push (the stage's token), so two
+    pushes to the same target from different machines never publish each other's rows."""
+    return check_identifier(f"{table}{LOAD_SUFFIX}_{stage.removeprefix('segengine_push_')}",
+                            what="load table name")
+
+
 def load_statements(load: TableLoad, *, database: str, schema: str,
                     stage: str) -> list[Statement]:
     """Create the target if missing, upload the file, COPY it into a fresh load table, count."""
     target = qualified(database, schema, load.table)
-    staging = qualified(database, schema, load.table + LOAD_SUFFIX)
+    staging = qualified(database, schema, load_table(load.table, stage))
     location = f"@{qualified(database, schema, stage, what='stage')}/{load.table.upper()}/"
     path = load.file.resolve().as_posix()
     if "'" in path or "\\" in path:
@@ -185,13 +192,13 @@ def load_statements(load: TableLoad, *, database: str, schema: str,
     ]
 
 
-def publish_statements(loads: list[TableLoad], *, database: str, schema: str,
+def publish_statements(loads: list[TableLoad], *, database: str, schema: str, stage: str,
                        as_of: date) -> list[Statement]:
     """One transaction replacing every table's contents (history: only as_of's rows)."""
     out = [Statement("BEGIN", purpose="begin")]
     for load in loads:
         target = qualified(database, schema, load.table)
-        staging = qualified(database, schema, load.table + LOAD_SUFFIX)
+        staging = qualified(database, schema, load_table(load.table, stage))
         if load.history:
             out.append(Statement(f"DELETE FROM {target} WHERE {quote(AS_OF_COLUMN)} = %s",
                                  (as_of,), purpose=f"delete {load.table}"))
@@ -204,11 +211,12 @@ def publish_statements(loads: list[TableLoad], *, database: str, schema: str,
     return out
 
 
-def cleanup_statements(loads: list[TableLoad], *, database: str,
-                       schema: str) -> list[Statement]:
-    """Drop the load tables once published."""
-    return [Statement(f"DROP TABLE IF EXISTS {qualified(database, schema, t.table + LOAD_SUFFIX)}",
-                      purpose="drop load table") for t in loads]
+def cleanup_statements(loads: list[TableLoad], *, database: str, schema: str,
+                       stage: str) -> list[Statement]:
+    """Drop this push's load tables once published."""
+    return [Statement(
+        f"DROP TABLE IF EXISTS {qualified(database, schema, load_table(t.table, stage))}",
+        purpose="drop load table") for t in loads]
 
 
 def push_plan(loads: list[TableLoad], *, database: str, schema: str, stage: str,
@@ -217,8 +225,9 @@ def push_plan(loads: list[TableLoad], *, database: str, schema: str, stage: str,
     plan = setup_statements(database, schema) + [create_stage_statement(database, schema, stage)]
     for load in loads:
         plan += load_statements(load, database=database, schema=schema, stage=stage)
-    plan += publish_statements(loads, database=database, schema=schema, as_of=as_of)
-    return plan + cleanup_statements(loads, database=database, schema=schema)
+    plan += publish_statements(loads, database=database, schema=schema, stage=stage,
+                               as_of=as_of)
+    return plan + cleanup_statements(loads, database=database, schema=schema, stage=stage)
 
 
 def month_select(database: str, schema: str, table: str, *, date_column: str,
