@@ -465,3 +465,24 @@ def test_push_to_a_real_snowflake_account(tmp_path: Path) -> None:
     finally:
         session.execute(sql.Statement(f'DROP SCHEMA IF EXISTS "{schema}"'))
         session.close()
+
+
+def test_pull_quarantines_source_rows_without_a_date(
+        sf: Session, database: str, tmp_path: Path) -> None:
+    create_source(sf, database)
+    run(sf, f'INSERT INTO "{database}"."RAW"."TXNS" VALUES '
+            "('t9', '00001', NULL, 7.00, 'Shop', 'Gas', 'Online', 'approved')")
+    settings = Settings(paths=PathsConfig(str(tmp_path / "data")), ingest=IngestConfig(
+        max_reject_pct=50), snowflake=SnowflakeConfig(
+        source=SnowflakeSource(database=database, schema="RAW", transactions_table="TXNS",
+                               columns={"transaction_id": "txn_id", "customer_id": "cust",
+                                        "transaction_date": "txn_date",
+                                        "transaction_amount": "amount"})))
+    result = pull.run_pull(sf, settings, now=datetime(2025, 5, 1, tzinfo=UTC))
+    layout = Layout(settings.data_dir)
+    assert "t9" not in sum(lake_ids(layout).values(), [])
+    rejects = pl.concat([pl.read_parquet(p) for p in
+                         (layout.root / "rejects" / "snowflake-transactions").glob("*.parquet")])
+    reasons = dict(zip(rejects["transaction_id"], rejects["reject_reason"], strict=True))
+    assert reasons["t9"] == "null_transaction_date"
+    assert result.rejected == 2 and result.rows_read == 6

@@ -208,6 +208,27 @@ def pull_customers(session: Session, settings: Settings, layout: Layout, tmp: Pa
     result.customers = validated.clean.height
 
 
+def quarantine_null_dates(session: Session, settings: Settings, con: duckdb.DuckDBPyConnection,
+                          tmp: Path, result: PullResult, *, date_col: str,
+                          load_id: str) -> None:
+    """Read the source rows whose date is NULL and send them to rejects/ (they belong to no
+    month partition). They count as read and rejected, outside the per-month reject limit."""
+    src = settings.snowflake.source
+    stmt = sql.null_date_select(*_fq(settings, src.transactions_table), date_column=date_col)
+    raw = tmp / "null-dates.parquet"
+    rows = session.retrying(lambda: stream_to_parquet(session, stmt, raw))
+    if not rows:
+        return
+    validated = _validated(con, raw, customers=False, settings=settings,
+                           name=f"Snowflake table {src.transactions_table} (NULL {date_col})")
+    path = write_rejects(Layout(settings.data_dir), validated,
+                         source="snowflake-transactions", load_id=load_id)
+    result.rows_read += rows
+    result.rejected += validated.rejected
+    if path is not None:
+        result.rejects_files.append(str(path))
+
+
 def plan_months(session: Session, settings: Settings, *, watermark: str | None,
                 since: str | None, full: bool) -> list[str]:
     """Months to read: from the start month to the source's last month (or the watermark)."""
@@ -251,6 +272,8 @@ def run_pull(session: Session, settings: Settings, *, since: str | None = None,
         months = plan_months(session, settings, watermark=watermark, since=since, full=full)
         con = duckdb.connect()
         try:
+            quarantine_null_dates(session, settings, con, tmp, result, date_col=column,
+                                  load_id=f"{stamp}-null-dates")
             for month in months:
                 start, end = month_bounds(month)
                 stmt = sql.month_select(*_fq(settings, src.transactions_table),

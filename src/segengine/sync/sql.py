@@ -239,6 +239,14 @@ def month_select(database: str, schema: str, table: str, *, date_column: str,
         (start, end), purpose="pull month")
 
 
+def null_date_select(database: str, schema: str, table: str, *, date_column: str) -> Statement:
+    """Rows of a source table whose date is NULL: no month predicate ever reads them, so they
+    are read once per pull to be quarantined (never silently skipped)."""
+    col = quote(date_column, what="date column")
+    return Statement(f"SELECT * FROM {qualified(database, schema, table)} WHERE {col} IS NULL",
+                     purpose="pull rows without a date")
+
+
 def date_range_select(database: str, schema: str, table: str, *, date_column: str,
                       since: date | None) -> Statement:
     """First and last date of a source table (from `since` on, if given)."""
