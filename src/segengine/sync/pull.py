@@ -1,7 +1,8 @@
 """Pull: read Snowflake source tables month by month into the lake, with a watermark (§9).
 
-Each month streams through `fetch_arrow_batches` into a temporary Parquet file (memory bounded
-by one batch), then is mapped, validated and swapped into its partition atomically.
+Each month streams through `fetch_arrow_batches` into a temporary Parquet file (the download
+holds one batch), then is mapped, validated and swapped into its partition atomically
+(validation holds that one month in memory, never the whole table).
 """
 
 from __future__ import annotations
