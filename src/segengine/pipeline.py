@@ -127,7 +127,7 @@ def build_tables(con: duckdb.DuckDBPyConnection, *, as_of: date, settings: Setti
             con, "customer_segments", params | segment_params(settings.segments)))
         for name in ("metric_customer_ltv", "metric_avg_transaction_value"):
             t[name] = timer.run(name, lambda n=name: run_model(con, n, params))  # type: ignore[misc]
-        features = _feature_tables(con, t, as_of=as_of, settings=settings,
+        features = _feature_tables(con, t, activity, as_of=as_of, settings=settings,
                                    segmented_at=segmented_at, timer=timer,
                                    ml_segments=ml_segments)
         t["metric_mom_spend_change"] = mom.result()
@@ -141,7 +141,8 @@ def build_tables(con: duckdb.DuckDBPyConnection, *, as_of: date, settings: Setti
     return t
 
 
-def _feature_tables(con: duckdb.DuckDBPyConnection, t: dict[str, pl.DataFrame], *,
+def _feature_tables(con: duckdb.DuckDBPyConnection, t: dict[str, pl.DataFrame],
+                    activity: pl.DataFrame, *,
                     as_of: date, settings: Settings, segmented_at: datetime,
                     timer: StageTimer, ml_segments: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
     """RFM, clusters, churn and external segments (the §5.5-5.7 feature stages)."""
@@ -162,7 +163,6 @@ def _feature_tables(con: duckdb.DuckDBPyConnection, t: dict[str, pl.DataFrame], 
     if settings.churn.enabled:
         labels = timer.run("churn_labels", lambda: run_model(
             con, "churn_labels", {}, materialize=False))
-        activity = con.sql("SELECT * FROM customer_activity").pl()
         start = time.perf_counter()
         out["churn_scores"], report = score_churn(
             churn_features(labels, feature_date=feature_date_for(as_of)), labels,

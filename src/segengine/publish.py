@@ -106,13 +106,13 @@ def versions() -> dict[str, str]:
 
 def write_out_dir(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: date,
                   run_id: str) -> Path:
-    """Write every table to out/.tmp-<run_id>/ and return that folder."""
+    """Write every table (already in key order) to out/.tmp-<run_id>/; return that folder."""
     tmp = layout.root / "out" / f".tmp-{run_id}"
     tmp.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
         # snappy: several times faster to write than zstd, and read by every Parquet consumer
         # (Snowflake COPY included)
-        frame.sort(sort_key(name, frame)).write_parquet(tmp / f"{name}.parquet",
+        frame.write_parquet(tmp / f"{name}.parquet",
                                                          compression="snappy")
     return tmp
 
@@ -154,7 +154,8 @@ def _stale_tables(con: duckdb.DuckDBPyConnection, produced: set[str]) -> list[st
 
 def write_warehouse(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: date,
                     run_id: str, manifest: Callable[[], dict[str, Any]]) -> None:
-    """Replace current tables and this date's history rows in one transaction.
+    """Replace current tables and this date's history rows in one transaction (tables are
+    already in key order).
 
     `manifest()` is called just before COMMIT: it waits for the out/ files written in parallel
     (a failure there rolls the warehouse back) and returns the manifest stored in `runs`.
@@ -163,7 +164,7 @@ def write_warehouse(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: d
     try:
         con.execute("BEGIN TRANSACTION")
         for name, frame in tables.items():
-            con.register("_incoming", frame.sort(sort_key(name, frame)).to_arrow())
+            con.register("_incoming", frame.to_arrow())
             if name in HISTORY_TABLES:
                 col = HISTORY_TABLES[name]
                 con.execute(f"CREATE TABLE IF NOT EXISTS {name} AS "
@@ -240,6 +241,7 @@ def publish_run(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: date,
                 started: datetime, stages: list[dict[str, Any]], checks: list[CheckResult],
                 settings: Settings) -> Path:
     """Publish all outputs of a successful run; returns the manifest path."""
+    tables = {name: frame.sort(sort_key(name, frame)) for name, frame in tables.items()}
     manifest: dict[str, Any] = {
         "run_id": run_id,
         "as_of": as_of.isoformat(),
