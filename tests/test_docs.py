@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -66,3 +68,26 @@ def test_version_and_help() -> None:
     runner = CliRunner()
     assert runner.invoke(cli, ["--version"]).output.startswith("segengine, version")
     assert runner.invoke(cli, ["-h"]).exit_code == 0
+
+
+def _entry(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "segengine", *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_entry_point_keeps_exit_codes_and_output() -> None:
+    """`main()` ends with os._exit: the code and every line written must survive it."""
+    ok = _entry("--version")
+    assert ok.returncode == 0 and ok.stdout.startswith("segengine, version")
+    usage = _entry("no-such-command")
+    assert usage.returncode == 2 and "No such command" in usage.stderr
+    failed = _entry("--data-dir", "/nonexistent/segengine-test", "run")
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("Error: the lake in /nonexistent/segengine-test has no")
+
+
+def test_entry_point_output_to_a_closed_pipe_is_not_an_error() -> None:
+    proc = subprocess.run(f"{sys.executable} -m segengine config show | head -1", shell=True,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("paths.data_dir")
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
