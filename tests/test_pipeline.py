@@ -227,6 +227,7 @@ def test_warehouse_open_in_another_process_gives_a_clear_error(lake: Path) -> No
         holder.wait()
     assert r.exit_code == 1, r.output
     assert "is open in another process" in r.stderr and "Close it and rerun" in r.stderr
+    assert "customer_activity" not in r.stderr  # refused before computing anything
 
 
 def test_turning_churn_off_drops_the_stale_report_and_keeps_user_tables(lake: Path) -> None:

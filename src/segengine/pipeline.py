@@ -192,6 +192,7 @@ def run_pipeline(settings: Settings, *, as_of: date | None = None,
     say: Log = log or (lambda _m: None)
     layout = Layout(settings.data_dir)
     with data_dir_lock(layout, "run"):
+        publish.ensure_warehouse_writable(layout)
         for run_id in publish.recover(layout):
             say(f"completed the publish of run {run_id}, which was interrupted after its commit")
         started = now or datetime.now(UTC)

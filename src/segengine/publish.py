@@ -140,6 +140,15 @@ def connect_warehouse(layout: Layout) -> duckdb.DuckDBPyConnection:
         ) from None
 
 
+def ensure_warehouse_writable(layout: Layout) -> None:
+    """Fail before any computation when another process holds warehouse.duckdb open (the
+    publish would fail at the end otherwise). The file is opened and closed again at once, so
+    readers are kept out only for that moment; a process that opens it later is still reported
+    at publish time."""
+    if layout.warehouse.exists():
+        connect_warehouse(layout).close()
+
+
 OPTIONAL_OUTPUTS = {"churn_model_report"}
 """Output tables a run may not produce (churn disabled); a stale copy must not look current."""
 
@@ -162,6 +171,9 @@ def write_warehouse(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: d
     """
     con = connect_warehouse(layout)
     try:
+        # One thread: DuckDB's parallel compression at COMMIT cost 0.6 CPU-s more for 0.2 s less
+        # wall, and the out/ files are written on the other core meanwhile (benchmarks/NOTES.md).
+        con.execute("SET threads = 1")
         con.execute("BEGIN TRANSACTION")
         for name, frame in tables.items():
             con.register("_incoming", frame.to_arrow())
