@@ -7,11 +7,11 @@ the tables published (publish.py). `build_tables` is the pure-ish core used by t
 
 from __future__ import annotations
 
-import contextlib
+import concurrent.futures
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -32,7 +32,6 @@ from segengine.quality import (
     errors,
     independent_recomputation,
     run_checks,
-    sample_ids,
 )
 from segengine.queries import attach_lake, register_frames, run_model
 from segengine.rfm import customer_rfm, rfm_segment_summary, score_ks
@@ -109,8 +108,14 @@ def date_params(as_of: date, settings: Settings) -> dict[str, date]:
 
 def build_tables(con: duckdb.DuckDBPyConnection, *, as_of: date, settings: Settings,
                  segmented_at: datetime, timer: StageTimer,
-                 ml_segments: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
-    """Compute every output table on a connection exposing `transactions` and `customers`."""
+                 ml_segments: pl.DataFrame | None = None,
+                 after_mom: Callable[[], None] | None = None) -> dict[str, pl.DataFrame]:
+    """Compute every output table on a connection exposing `transactions` and `customers`.
+
+    `after_mom` runs on the second worker once MoM is done, while this thread finishes the
+    single-threaded model stages (the run uses it for the quality gate's recomputation, which
+    needs nothing from here); build_tables does not wait for it.
+    """
     params: dict[str, Any] = date_params(as_of, settings)
     t: dict[str, pl.DataFrame] = {}
     activity = timer.run("customer_activity", lambda: run_model(con, "customer_activity", params))
@@ -119,10 +124,13 @@ def build_tables(con: duckdb.DuckDBPyConnection, *, as_of: date, settings: Setti
     # MoM is the one SQL pass nothing else waits for: it runs on a second cursor while this
     # thread does the segment, RFM, KMeans and churn stages (mostly single-threaded Python).
     mom_cursor = con.cursor()
-    with contextlib.closing(mom_cursor), ThreadPoolExecutor(max_workers=1) as pool:
-        mom = pool.submit(timer.run, "metric_mom_spend_change",
-                          lambda: run_model(mom_cursor, "metric_mom_spend_change", params,
-                                            materialize=False))
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segengine-mom")
+    mom = pool.submit(timer.run, "metric_mom_spend_change",
+                      lambda: run_model(mom_cursor, "metric_mom_spend_change", params,
+                                        materialize=False))
+    if after_mom is not None:
+        pool.submit(after_mom)
+    try:
         t["customer_segments"] = timer.run("customer_segments", lambda: run_model(
             con, "customer_segments", params | segment_params(settings.segments)))
         for name in ("metric_customer_ltv", "metric_avg_transaction_value"):
@@ -130,7 +138,11 @@ def build_tables(con: duckdb.DuckDBPyConnection, *, as_of: date, settings: Setti
         features = _feature_tables(con, t, activity, as_of=as_of, settings=settings,
                                    segmented_at=segmented_at, timer=timer,
                                    ml_segments=ml_segments)
-        t["metric_mom_spend_change"] = mom.result()
+    finally:
+        concurrent.futures.wait([mom])  # never close the cursor under a running query
+        mom_cursor.close()
+        pool.shutdown(wait=False)
+    t["metric_mom_spend_change"] = mom.result()
     t.update({k: v for k, v in features.items() if k not in INTERNAL_RELATIONS})
     register_frames(con, {k: features.get(k, pl.DataFrame(schema=s))
                           for k, s in EMPTY_FEATURES.items()})
@@ -204,22 +216,33 @@ def run_pipeline(settings: Settings, *, as_of: date | None = None,
         parse_k(settings.clusters)
         timer = StageTimer(say)
         ml = _load_ml_segments(segments_file or settings.ml.segments_file or None)
+        gate_inputs: Future[tuple[pl.Series, pl.DataFrame]] = Future()
+
+        def recompute() -> None:  # the gate's independent side, on the idle core
+            try:
+                mark = time.perf_counter()
+                result = independent_recomputation(
+                    scan_transactions(layout, end=as_of), settings.quality.reconcile_sample,
+                    as_of=as_of)
+                timer.record("quality_recomputation", time.perf_counter() - mark,
+                             result[1].height)
+                gate_inputs.set_result(result)
+            except BaseException as exc:  # noqa: BLE001 - re-raised below by result()
+                gate_inputs.set_exception(exc)
+
         con = duckdb.connect()
         try:
             attach_lake(con, layout)
             tables = build_tables(con, as_of=as_of, settings=settings,
                                   segmented_at=started.replace(tzinfo=None), timer=timer,
-                                  ml_segments=ml)
+                                  ml_segments=ml, after_mom=recompute)
         finally:
             con.close()
         if tables["customer_segments"].height == 0:
             raise DataError(f"no approved transactions on or before {as_of} in {layout.root}; "
                             "pick a later --as-of (the current tables were left as they are)")
         gate_start = time.perf_counter()
-        sample = sample_ids(tables["customer_segments"].get_column("customer_id"),
-                            settings.quality.reconcile_sample)
-        population, recomputed = independent_recomputation(
-            scan_transactions(layout, end=as_of), sample, as_of=as_of)
+        population, recomputed = gate_inputs.result()
         checks = run_checks(tables, population=population, recomputed=recomputed,
                             segments=settings.segments, config=settings.quality)
         timer.record("quality_gate", time.perf_counter() - gate_start, len(checks))

@@ -220,25 +220,30 @@ def sample_ids(customer_ids: pl.Series, n: int) -> list[str]:
     return ids.gather_every(step).head(n).to_list()
 
 
-def independent_recomputation(transactions: pl.LazyFrame, customer_ids: list[str], *,
+def independent_recomputation(transactions: pl.LazyFrame, sample_size: int, *,
                               as_of: Any) -> tuple[pl.Series, pl.DataFrame]:
-    """From the raw lake with Polars (no SQL shared with the engine), in one scan: the
-    population (customers with an approved transaction <= as_of) and, for the given sample,
-    window sums, LTV and transaction counts."""
+    """From the raw lake with Polars (no SQL shared with the engine): the population
+    (customers with an approved transaction <= as_of) and, for a sample of it (`sample_ids`),
+    window sums, LTV and transaction counts.
+
+    The sample is drawn from this independent population, not from the tables under test, so
+    the recomputation needs nothing from the run and can start as soon as a core is free.
+    """
     from datetime import timedelta
 
     approved = transactions.filter((pl.col("status") == "approved")
                                    & (pl.col("transaction_date") <= as_of))
-    population = approved.select("customer_id").unique()
+    population = approved.select(pl.col("customer_id").unique()).collect().get_column(
+        "customer_id")
     d = pl.col("transaction_date")
     amt = pl.col("transaction_amount").cast(pl.Float64)
-    sample = approved.filter(pl.col("customer_id").is_in(customer_ids)).group_by(
+    sample = sample_ids(population, sample_size)
+    recomputed = approved.filter(pl.col("customer_id").is_in(sample)).group_by(
         "customer_id").agg(
         amt.filter(d >= as_of - timedelta(days=90)).sum().alias("spend_last_90_days"),
         amt.filter((d >= as_of - timedelta(days=180)) & (d <= as_of - timedelta(days=91)))
         .sum().alias("spend_prior_90_days"),
         amt.sum().alias("lifetime_value"),
         pl.len().alias("total_transactions"),
-    )
-    pop, recomputed = pl.collect_all([population, sample])
-    return pop.get_column("customer_id"), recomputed
+    ).collect()
+    return population, recomputed

@@ -10,7 +10,7 @@ import polars as pl
 from segengine.config import Settings
 from segengine.errors import SegengineError
 from segengine.lake import Layout, scan_transactions
-from segengine.quality import KEYS, CheckResult, independent_recomputation, run_checks, sample_ids
+from segengine.quality import KEYS, CheckResult, independent_recomputation, run_checks
 from segengine.segments import SEGMENT_NAMES
 
 
@@ -42,10 +42,9 @@ def check_warehouse(settings: Settings) -> list[CheckResult]:
     if "customer_segments" not in tables:
         raise SegengineError("the warehouse has no customer_segments table. Run `segengine run`")
     as_of = tables["customer_segments"].get_column("as_of_date").max()
-    sample = sample_ids(tables["customer_segments"].get_column("customer_id"),
-                        settings.quality.reconcile_sample)
-    population, recomputed = independent_recomputation(scan_transactions(layout, end=as_of),  # type: ignore[arg-type]
-                                                       sample, as_of=as_of)
+    population, recomputed = independent_recomputation(
+        scan_transactions(layout, end=as_of), settings.quality.reconcile_sample,  # type: ignore[arg-type]
+        as_of=as_of)
     return run_checks(tables, population=population, recomputed=recomputed,
                       segments=settings.segments, config=settings.quality)
 

@@ -5,6 +5,7 @@ Results go to stdout; progress and errors to stderr.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -222,10 +223,9 @@ def main() -> None:
     except SystemExit as exc:
         code = _exit_code(exc.code)
     for stream in (sys.stdout, sys.stderr):
-        try:
+        # a closed pipe (`| head`) or a stream closed on purpose is not an error here
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):  # closed pipe (`| head`) or a stream closed on purpose
-            pass
     os._exit(code)
 
 
