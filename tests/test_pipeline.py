@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from tests.frames import AS_OF, portfolio, write_lake
 
-from segengine import pipeline
+from segengine import pipeline, publish
 from segengine.cli import cli
 from segengine.config import load_settings
 from segengine.errors import LockError, QualityError
@@ -239,3 +239,17 @@ def test_turning_churn_off_drops_the_stale_report_and_keeps_user_tables(lake: Pa
     run_pipeline(settings)
     tables = _tables(lake)
     assert "churn_model_report" not in tables and tables["my_snapshot"] == 25
+
+
+def test_put_in_key_order_sorts_in_place_once_per_shared_frame() -> None:
+    segments = pl.DataFrame({"customer_id": ["c2", "c1"], "customer_segment": ["x", "y"]})
+    mom = pl.DataFrame({"customer_id": ["c2", "c1", "c1"],
+                        "month": [date(2025, 1, 1), date(2025, 2, 1), date(2025, 1, 1)]})
+    tables = {"customer_segments": segments, "customer_segments_history": segments,
+              "metric_mom_spend_change": mom}
+    publish.put_in_key_order(tables)
+    assert tables["customer_segments"].get_column("customer_id").to_list() == ["c1", "c2"]
+    assert tables["customer_segments_history"] is tables["customer_segments"]
+    assert tables["metric_mom_spend_change"].rows() == [
+        ("c1", date(2025, 1, 1)), ("c1", date(2025, 2, 1)), ("c2", date(2025, 1, 1))]
+    assert segments.get_column("customer_id").to_list() == ["c2", "c1"]  # input frame untouched
