@@ -138,11 +138,14 @@ def build_tables(con: duckdb.DuckDBPyConnection, *, as_of: date, settings: Setti
         features = _feature_tables(con, t, activity, as_of=as_of, settings=settings,
                                    segmented_at=segmented_at, timer=timer,
                                    ml_segments=ml_segments)
+        t["metric_mom_spend_change"] = mom.result()
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)  # a failed build needs no after_mom
+        raise
     finally:
         concurrent.futures.wait([mom])  # never close the cursor under a running query
         mom_cursor.close()
-        pool.shutdown(wait=False)
-    t["metric_mom_spend_change"] = mom.result()
+        pool.shutdown(wait=False)  # after_mom, if queued, runs on; nothing here waits for it
     t.update({k: v for k, v in features.items() if k not in INTERNAL_RELATIONS})
     register_frames(con, {k: features.get(k, pl.DataFrame(schema=s))
                           for k, s in EMPTY_FEATURES.items()})

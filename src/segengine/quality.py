@@ -228,6 +228,8 @@ def independent_recomputation(transactions: pl.LazyFrame, sample_size: int, *,
 
     The sample is drawn from this independent population, not from the tables under test, so
     the recomputation needs nothing from the run and can start as soon as a core is free.
+    Two scans on purpose: the second filters to the sample before the amounts are decoded, and
+    the pair costs 1.2 CPU-s at 13.6M rows where one scan summing every customer costs 1.6.
     """
     from datetime import timedelta
 
