@@ -12,10 +12,10 @@ import duckdb
 import polars as pl
 
 from segengine.config import Settings
-from segengine.lake import Layout, write_parquet_atomic
-from segengine.pipeline import StageTimer, build_tables
-from segengine.queries import register_frames
-from segengine.schemas import CUSTOMERS, TRANSACTIONS
+from segengine.lake.layout import Layout, write_parquet_atomic
+from segengine.lake.schemas import CUSTOMERS, TRANSACTIONS
+from segengine.run.pipeline import StageTimer, build_tables
+from segengine.run.queries import register_frames
 
 AS_OF = date(2025, 10, 31)
 _ids = itertools.count(1)

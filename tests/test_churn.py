@@ -13,7 +13,10 @@ import pytest
 from polars.testing import assert_frame_equal
 from tests.frames import AS_OF, tx
 
-from segengine.churn import (
+from segengine.config import ChurnConfig, Settings
+from segengine.errors import DataError
+from segengine.lake.schemas import TRANSACTIONS
+from segengine.models.churn import (
     ACTIVITY_COLUMNS,
     FEATURE_NAMES,
     MIN_TRAIN_CUSTOMERS,
@@ -22,11 +25,8 @@ from segengine.churn import (
     label_params,
     score_churn,
 )
-from segengine.config import ChurnConfig, Settings
-from segengine.errors import DataError
-from segengine.pipeline import date_params
-from segengine.queries import register_frames, run_model
-from segengine.schemas import TRANSACTIONS
+from segengine.run.pipeline import date_params
+from segengine.run.queries import register_frames, run_model
 
 S = feature_date_for(AS_OF)
 CONFIG = ChurnConfig(seed=42)

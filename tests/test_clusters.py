@@ -1,4 +1,4 @@
-"""Tests for segengine.clusters and the `segengine clusters` command."""
+"""Tests for segengine.models.clusters and the `segengine clusters` command."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from polars.testing import assert_frame_equal
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 from segengine.cli import cli
-from segengine.clusters import (
+from segengine.config import ClustersConfig
+from segengine.errors import ConfigError
+from segengine.models.clusters import (
     CLUSTER_PROFILES,
     CUSTOMER_CLUSTERS,
     PROTOTYPES,
@@ -22,8 +24,6 @@ from segengine.clusters import (
     name_clusters,
     silhouettes,
 )
-from segengine.config import ClustersConfig
-from segengine.errors import ConfigError
 
 # planted groups in (recency days, frequency, monetary): well separated in log space
 PLANTED = {

@@ -18,8 +18,8 @@ from tests.oracle import segment_oracle
 
 from segengine.cli import cli
 from segengine.config import SegmentsConfig
-from segengine.lake import Layout, read_customers, scan_transactions
-from segengine.segments import rule_violations
+from segengine.lake.layout import Layout, read_customers, scan_transactions
+from segengine.models.segments import rule_violations
 
 pytestmark = pytest.mark.slow
 END = date(2025, 10, 31)

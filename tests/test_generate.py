@@ -24,9 +24,9 @@ from oracle import (
 )
 from segengine.cli import cli
 from segengine.config import DEFAULT_END_DATE
-from segengine.generate import generate_customers, generate_transactions, month_spans
-from segengine.lake import Layout
-from segengine.schemas import CUSTOMERS, TRANSACTIONS
+from segengine.lake.generate import generate_customers, generate_transactions, month_spans
+from segengine.lake.layout import Layout
+from segengine.lake.schemas import CUSTOMERS, TRANSACTIONS
 
 SMALL = 2_000
 END = DEFAULT_END_DATE

@@ -16,16 +16,16 @@ from polars.testing import assert_frame_equal
 
 from segengine.config import IngestConfig
 from segengine.errors import ConfigError, DataError
-from segengine.ingest import (
+from segengine.lake.ingest import (
     load_file,
     make_load_id,
     map_columns,
     merge_into_lake,
     replace_months_in_lake,
 )
-from segengine.lake import Layout
-from segengine.schemas import CUSTOMERS, TRANSACTIONS
-from segengine.validate import (
+from segengine.lake.layout import Layout
+from segengine.lake.schemas import CUSTOMERS, TRANSACTIONS
+from segengine.lake.validate import (
     check_reject_threshold,
     validate_customers,
     validate_transactions,

@@ -1,4 +1,4 @@
-"""Tests for segengine.mlsegments (external segmentation CSV)."""
+"""Tests for segengine.models.mlsegments (external segmentation CSV)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from segengine.errors import DataError
-from segengine.mlsegments import ML_SEGMENTS, attach_segments, read_segments_file
+from segengine.models.mlsegments import ML_SEGMENTS, attach_segments, read_segments_file
 
 
 def write(tmp_path: Path, text: str) -> Path:

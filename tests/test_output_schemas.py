@@ -18,8 +18,8 @@ import pytest
 from tests.frames import AS_OF, portfolio, write_lake
 
 from segengine.config import load_settings
-from segengine.lake import Layout
-from segengine.pipeline import run_pipeline
+from segengine.lake.layout import Layout
+from segengine.run.pipeline import run_pipeline
 
 GOLDEN = Path(__file__).parent / "golden" / "output_schemas.json"
 

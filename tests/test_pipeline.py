@@ -15,12 +15,12 @@ import pytest
 from click.testing import CliRunner
 from tests.frames import AS_OF, portfolio, write_lake
 
-from segengine import pipeline, publish
 from segengine.cli import cli
 from segengine.config import load_settings
 from segengine.errors import LockError, QualityError
-from segengine.lake import Layout, data_dir_lock
-from segengine.pipeline import run_pipeline
+from segengine.lake.layout import Layout, data_dir_lock
+from segengine.run import pipeline, publish
+from segengine.run.pipeline import run_pipeline
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from segengine.queries import load_sql, model_names, parameters_of, queries_dir
+from segengine.run.queries import load_sql, model_names, parameters_of, queries_dir
 
 GOLDEN = Path(__file__).parent / "golden" / "snowflake"
 DUCKDB_ONLY = re.compile(

@@ -21,7 +21,7 @@ import pytest
 from tests.frames import portfolio, write_lake
 
 from segengine.config import load_settings
-from segengine.pipeline import run_pipeline
+from segengine.run.pipeline import run_pipeline
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 GUIDES = ("segmentation_guide.md", "aggregate_marts_guide.md")

@@ -1,4 +1,4 @@
-"""Tests for queries/rfm_values.sql, segengine.rfm and the `segengine rfm` command."""
+"""Tests for queries/rfm_values.sql, segengine.models.rfm and the `segengine rfm` command."""
 
 from __future__ import annotations
 
@@ -18,9 +18,8 @@ from tests.test_ingest import cdnow_path
 from segengine.cli import cli
 from segengine.config import RfmConfig, Settings
 from segengine.errors import ConfigError, DataError
-from segengine.pipeline import date_params
-from segengine.queries import register_frames, run_model
-from segengine.rfm import (
+from segengine.lake.schemas import TRANSACTIONS
+from segengine.models.rfm import (
     RECOMMENDATIONS,
     SEGMENT_MAP,
     SEGMENTS,
@@ -28,7 +27,8 @@ from segengine.rfm import (
     rfm_segment_summary,
     score_ks,
 )
-from segengine.schemas import TRANSACTIONS
+from segengine.run.pipeline import date_params
+from segengine.run.queries import register_frames, run_model
 
 AS_OF = date(2024, 6, 30)
 AT = datetime(2024, 7, 1, 6, 0, 0)

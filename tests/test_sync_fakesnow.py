@@ -36,7 +36,7 @@ from segengine.config import (
     SnowflakeTarget,
 )
 from segengine.errors import TerminalSyncError, TransientSyncError
-from segengine.lake import Layout
+from segengine.lake.layout import Layout
 from segengine.sync import pull, push, sql
 from segengine.sync.connection import ConnectionParams
 from segengine.sync.retry import RetryPolicy
@@ -326,7 +326,7 @@ def _generate_available() -> bool:
     from segengine.cli import cli
 
     try:
-        import segengine.pipeline  # noqa: F401
+        import segengine.run.pipeline  # noqa: F401
     except ImportError:
         return False
     return "generate" in cli.commands
@@ -344,7 +344,7 @@ def _outputs(root: Path) -> dict[str, pl.DataFrame]:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not _generate_available(),
-                    reason="`segengine generate` / segengine.pipeline not available yet")
+                    reason="`segengine generate` / segengine.run.pipeline not available yet")
 def test_round_trip_generate_push_pull_run_gives_identical_tables(
         sf: Session, database: str, home: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from segengine.config import Settings, SnowflakeConfig, SnowflakeSource, SnowflakeTarget
 from segengine.errors import ConfigError, DataError, TerminalSyncError, TransientSyncError
-from segengine.lake import Layout
+from segengine.lake.layout import Layout
 from segengine.sync import manifest, pull, push, sql
 from segengine.sync.retry import RetryPolicy, classify, with_retry
 

@@ -13,8 +13,8 @@ import click
 from segengine.cli import AppContext, cli, error_boundary, parse_date, pass_app
 from segengine.config import GenerateConfig
 from segengine.errors import ConfigError
-from segengine.generate import generate_customers, generate_transactions
-from segengine.lake import Layout, data_dir_lock, write_parquet_atomic
+from segengine.lake.generate import generate_customers, generate_transactions
+from segengine.lake.layout import Layout, data_dir_lock, write_parquet_atomic
 
 
 def _check(config: GenerateConfig) -> None:

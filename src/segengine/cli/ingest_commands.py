@@ -29,8 +29,8 @@ def ingest(app: AppContext, paths: tuple[Path, ...], customers: Path | None,
 
     Example: segengine ingest transactions.csv --customers customers.csv
     """
-    from segengine.ingest import ingest_files
-    from segengine.lake import Layout, data_dir_lock
+    from segengine.lake.ingest import ingest_files
+    from segengine.lake.layout import Layout, data_dir_lock
 
     settings = app.settings(**{"ingest.max_reject_pct": max_reject_pct})
     layout = Layout(settings.data_dir)

@@ -12,8 +12,8 @@ import polars as pl
 
 from segengine.cli import AppContext, cli, error_boundary, pass_app
 from segengine.errors import SegengineError
-from segengine.lake import Layout
-from segengine.report import cluster_report, rfm_report
+from segengine.lake.layout import Layout
+from segengine.present.report import cluster_report, rfm_report
 
 
 @contextlib.contextmanager

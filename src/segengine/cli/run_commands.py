@@ -9,9 +9,9 @@ import click
 import duckdb
 
 from segengine.cli import AppContext, as_of_option, cli, error_boundary, parse_date, pass_app
-from segengine.display import format_table, render
 from segengine.errors import QueryError, SegengineError
-from segengine.lake import Layout
+from segengine.lake.layout import Layout
+from segengine.present.display import format_table, render
 
 
 @cli.command()
@@ -25,7 +25,7 @@ def run(app: AppContext, as_of: date | None, segments_file: str | None) -> None:
 
     Example: segengine run --as-of 2025-10-31
     """
-    from segengine.pipeline import run_pipeline
+    from segengine.run.pipeline import run_pipeline
 
     result = run_pipeline(app.settings(), as_of=as_of, segments_file=segments_file, log=app.info)
     app.info(f"published run {result.run_id}; manifest {result.manifest_path}")
@@ -40,7 +40,7 @@ def check(app: AppContext) -> None:
 
     Example: segengine check
     """
-    from segengine.warehouse import check_warehouse
+    from segengine.run.warehouse import check_warehouse
 
     results = check_warehouse(app.settings())
     for r in results:
@@ -60,7 +60,7 @@ def migration(app: AppContext, from_date: date, to_date: date) -> None:
 
     Example: segengine migration --from 2025-07-31 --to 2025-10-31
     """
-    from segengine.warehouse import migration_matrix
+    from segengine.run.warehouse import migration_matrix
 
     click.echo(format_table(migration_matrix(app.settings(), from_date, to_date)))
 

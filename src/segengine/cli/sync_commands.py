@@ -12,7 +12,7 @@ import click
 
 from segengine.cli import AppContext, as_of_option, cli, error_boundary, pass_app
 from segengine.config import Settings
-from segengine.lake import Layout, data_dir_lock
+from segengine.lake.layout import Layout, data_dir_lock
 
 connection_option = click.option(
     "--connection", "connection", metavar="NAME",
@@ -194,7 +194,7 @@ def sync(app: AppContext, as_of: date | None, since: str | None, full: bool,
 
     Example: segengine sync --connection my_connection
     """
-    from segengine.pipeline import run_pipeline
+    from segengine.run.pipeline import run_pipeline
 
     settings = _settings(app, connection)
     do_pull(app, settings, since=since, full=full)

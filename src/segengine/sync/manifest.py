@@ -7,7 +7,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from segengine.lake import Layout, write_json_atomic
+from segengine.lake.layout import Layout, write_json_atomic
 
 PUSH_ONLY_PREFIX = "push-"
 

@@ -23,17 +23,17 @@ import pyarrow.parquet as pq
 
 from segengine.config import Settings
 from segengine.errors import ConfigError
-from segengine.ingest import map_columns, replace_months_in_lake, write_rejects
-from segengine.lake import Layout, month_key, write_json_atomic, write_parquet_atomic
-from segengine.schemas import CUSTOMERS, CUSTOMERS_REQUIRED, TRANSACTIONS
-from segengine.sync import sql
-from segengine.sync.session import Session
-from segengine.validate import (
+from segengine.lake.ingest import map_columns, replace_months_in_lake, write_rejects
+from segengine.lake.layout import Layout, month_key, write_json_atomic, write_parquet_atomic
+from segengine.lake.schemas import CUSTOMERS, CUSTOMERS_REQUIRED, TRANSACTIONS
+from segengine.lake.validate import (
     Validated,
     check_reject_threshold,
     validate_customers,
     validate_transactions,
 )
+from segengine.sync import sql
+from segengine.sync.session import Session
 
 Progress = Callable[[str, int, int], None]
 """Called after each month with (month, rows, total months)."""

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from segengine.config import SnowflakeTarget
 from segengine.errors import DataError, SyncError, TerminalSyncError
-from segengine.lake import Layout
+from segengine.lake.layout import Layout
 from segengine.sync import sql
 from segengine.sync.session import Session
 from segengine.sync.sql import Statement, TableLoad

@@ -11,7 +11,7 @@ import duckdb
 import polars as pl
 
 from segengine.errors import DataError
-from segengine.schemas import (
+from segengine.lake.schemas import (
     CUSTOMERS,
     CUSTOMERS_REQUIRED,
     MONEY,

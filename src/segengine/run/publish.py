@@ -33,8 +33,8 @@ import pyarrow.parquet as pq
 from segengine import __version__
 from segengine.config import Settings, leaf_values, mask
 from segengine.errors import LockError
-from segengine.lake import Layout, write_json_atomic
-from segengine.quality import CheckResult
+from segengine.lake.layout import Layout, write_json_atomic
+from segengine.run.quality import CheckResult
 
 HISTORY_TABLES = {"customer_segments_history": "as_of_date"}
 """Tables that accumulate rows by as_of (a rerun replaces that date's rows)."""

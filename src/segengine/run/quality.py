@@ -12,8 +12,8 @@ from typing import Any
 import polars as pl
 
 from segengine.config import QualityConfig, SegmentsConfig
-from segengine.rfm import SEGMENTS as RFM_SEGMENTS
-from segengine.segments import SEGMENT_NAMES, rule_violations
+from segengine.models.rfm import SEGMENTS as RFM_SEGMENTS
+from segengine.models.segments import SEGMENT_NAMES, rule_violations
 
 KEYS: dict[str, tuple[str, ...]] = {
     "customer_segments": ("customer_id",),

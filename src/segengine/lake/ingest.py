@@ -1,6 +1,6 @@
 """Ingest stage (design §3): CSV/Parquet files → column mapping → validation → Parquet lake.
 
-Reading and mapping run on DuckDB; validation is `segengine.validate`. Lake writes are atomic per
+Reading and mapping run on DuckDB; validation is `lake.validate`. Lake writes are atomic per
 partition (temp file + rename) and keyed on transaction_id, so re-ingesting a file adds nothing.
 """
 
@@ -21,15 +21,15 @@ import pyarrow as pa
 
 from segengine.config import IngestConfig
 from segengine.errors import ConfigError, DataError
-from segengine.lake import Layout, read_customers, write_parquet_atomic
-from segengine.schemas import (
+from segengine.lake.layout import Layout, read_customers, write_parquet_atomic
+from segengine.lake.schemas import (
     CUSTOMERS,
     CUSTOMERS_REQUIRED,
     TRANSACTIONS,
     TRANSACTIONS_REQUIRED,
     check_schema,
 )
-from segengine.validate import (
+from segengine.lake.validate import (
     Validated,
     check_reject_threshold,
     validate_customers,

@@ -19,8 +19,8 @@ import duckdb
 import polars as pl
 
 from segengine.errors import QueryError
-from segengine.lake import Layout
-from segengine.schemas import CUSTOMERS, TRANSACTIONS
+from segengine.lake.layout import Layout
+from segengine.lake.schemas import CUSTOMERS, TRANSACTIONS
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
@@ -28,7 +28,7 @@ _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 
 def queries_dir() -> Path:
     """`queries/` from a source checkout, else the copy shipped inside the wheel."""
-    checkout = Path(__file__).resolve().parents[2] / "queries"
+    checkout = Path(__file__).resolve().parents[3] / "queries"
     if checkout.is_dir():
         return checkout
     return Path(str(resources.files("segengine") / "queries"))

@@ -14,8 +14,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from segengine.lake import month_key
-from segengine.schemas import CUSTOMERS, TRANSACTIONS
+from segengine.lake.layout import month_key
+from segengine.lake.schemas import CUSTOMERS, TRANSACTIONS
 
 EPOCH = date(1970, 1, 1)
 BINS = 256  # resolution of categorical draws (one random byte each)

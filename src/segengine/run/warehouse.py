@@ -9,9 +9,9 @@ import polars as pl
 
 from segengine.config import Settings
 from segengine.errors import SegengineError
-from segengine.lake import Layout, scan_transactions
-from segengine.quality import KEYS, CheckResult, independent_recomputation, run_checks
-from segengine.segments import SEGMENT_NAMES
+from segengine.lake.layout import Layout, scan_transactions
+from segengine.models.segments import SEGMENT_NAMES
+from segengine.run.quality import KEYS, CheckResult, independent_recomputation, run_checks
 
 
 def open_warehouse(layout: Layout) -> duckdb.DuckDBPyConnection:

@@ -20,22 +20,22 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from segengine import publish
-from segengine.churn import churn_features, feature_date_for, label_params, score_churn
-from segengine.clusters import cluster_customers, parse_k
 from segengine.config import Settings
 from segengine.errors import DataError, QualityError
-from segengine.lake import Layout, data_dir_lock, latest_transaction_date, scan_transactions
-from segengine.mlsegments import attach_segments, read_segments_file
-from segengine.quality import (
+from segengine.lake.layout import Layout, data_dir_lock, latest_transaction_date, scan_transactions
+from segengine.models.churn import churn_features, feature_date_for, label_params, score_churn
+from segengine.models.clusters import cluster_customers, parse_k
+from segengine.models.mlsegments import attach_segments, read_segments_file
+from segengine.models.rfm import customer_rfm, rfm_segment_summary, score_ks
+from segengine.models.segments import segment_params
+from segengine.run import publish
+from segengine.run.quality import (
     CheckResult,
     errors,
     independent_recomputation,
     run_checks,
 )
-from segengine.queries import attach_lake, register_frames, run_model
-from segengine.rfm import customer_rfm, rfm_segment_summary, score_ks
-from segengine.segments import segment_params
+from segengine.run.queries import attach_lake, register_frames, run_model
 
 Log = Callable[[str], None]
 

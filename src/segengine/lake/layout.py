@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from segengine.errors import DataError, LockError
-from segengine.schemas import CUSTOMERS, TRANSACTIONS
+from segengine.lake.schemas import CUSTOMERS, TRANSACTIONS
 
 
 class Layout:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from segengine.rfm import SEGMENTS
+from segengine.models.rfm import SEGMENTS
 
 
 def _cell(value: object) -> str:

@@ -1,0 +1,1 @@
+"""Presentation: console rendering and text reports of published results."""
