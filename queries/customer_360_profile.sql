@@ -3,7 +3,9 @@
 -- Parameters: $as_of (DATE). Inputs: customers, customer_segments, metric_customer_ltv,
 --   metric_avg_transaction_value, customer_activity, customer_rfm, customer_clusters,
 --   ml_segments (customer_id, ml_segment_id, ml_segment_name) and churn_scores (customer_id,
---   churn_risk_score); the pipeline supplies empty relations for features that are off.
+--   churn_risk_score, churn_probability); the pipeline supplies empty relations for features
+--   that are off. Risk bands are decided on the unrounded churn_probability (>= 0.70 High,
+--   >= 0.40 Medium), never on the 2-decimal display score.
 -- Columns: the §3 customer columns, full_name, account_age_days (days), customer_key; segment
 --   columns; LTV and ATV columns ($); 90-day window columns ($, %); activity timeline
 --   (days_since_last_transaction, recency_status); travel/necessities % and spending_profile;
@@ -11,6 +13,21 @@
 --   declined_transactions, decline_rate_pct (% of all transactions <= as_of); r/f/m scores and
 --   rfm_segment; cluster_id/name; ml_segment_id/name; churn_risk_score (0-100) and category;
 --   campaign eligibility flags; profile_updated_date, as_of_date.
+-- credit_utilization_pct and decline_rate_pct are exact decimal half-up to 2 places (§5.4; the MOD
+--   form of customer_segments); categories are decided on exact values, never on display columns.
+WITH ratios AS (
+    SELECT
+        s.customer_id,
+        CAST(s.spend_last_90_days AS DECIMAL(38, 2)) * 20000 + 3 * c.credit_limit
+            AS utilization_m,
+        6 * NULLIF(c.credit_limit, 0) AS utilization_k,
+        CAST(a.declined_transactions AS DECIMAL(38, 0)) * 20000 + a.all_transactions
+            AS decline_m,
+        2 * a.all_transactions AS decline_k
+    FROM customer_segments AS s
+    JOIN customer_activity AS a ON a.customer_id = s.customer_id
+    LEFT JOIN customers AS c ON c.customer_id = s.customer_id
+)
 SELECT
     s.customer_id,
     s.customer_key,
@@ -68,11 +85,12 @@ SELECT
              THEN 'Necessity-Focused'
          ELSE 'Balanced' END AS spending_profile,
     CASE WHEN c.credit_limit > 0
-         THEN CAST(ROUND(s.spend_last_90_days / 3.0 / c.credit_limit * 100, 2) AS DECIMAL(18, 2))
+         THEN CAST(CAST(ROUND((q.utilization_m - MOD(q.utilization_m, q.utilization_k))
+                              / q.utilization_k) AS DECIMAL(38, 0)) * 0.01 AS DECIMAL(18, 2))
          END AS credit_utilization_pct,
     a.declined_transactions,
-    CAST(ROUND(a.declined_transactions * 100.0 / a.all_transactions, 2) AS DECIMAL(18, 2))
-        AS decline_rate_pct,
+    CAST(CAST(ROUND((q.decline_m - MOD(q.decline_m, q.decline_k)) / q.decline_k)
+              AS DECIMAL(38, 0)) * 0.01 AS DECIMAL(18, 2)) AS decline_rate_pct,
     r.r_score,
     r.f_score,
     r.m_score,
@@ -82,11 +100,11 @@ SELECT
     m.ml_segment_id,
     m.ml_segment_name,
     ch.churn_risk_score,
-    CASE WHEN ch.churn_risk_score IS NULL THEN 'Not Scored'
-         WHEN ch.churn_risk_score >= 70 THEN 'High Risk'
-         WHEN ch.churn_risk_score >= 40 THEN 'Medium Risk'
+    CASE WHEN ch.churn_probability IS NULL THEN 'Not Scored'
+         WHEN ch.churn_probability >= 0.70 THEN 'High Risk'
+         WHEN ch.churn_probability >= 0.40 THEN 'Medium Risk'
          ELSE 'Low Risk' END AS churn_risk_category,
-    CASE WHEN s.customer_segment = 'Declining' OR ch.churn_risk_score >= 70
+    CASE WHEN s.customer_segment = 'Declining' OR ch.churn_probability >= 0.70
          THEN TRUE ELSE FALSE END AS eligible_for_retention_campaign,
     CASE WHEN s.customer_segment = 'New & Growing' THEN TRUE ELSE FALSE END
         AS eligible_for_onboarding_campaign,
@@ -96,6 +114,7 @@ SELECT
     s.as_of_date
 FROM customer_segments AS s
 JOIN customer_activity AS a ON a.customer_id = s.customer_id
+JOIN ratios AS q ON q.customer_id = s.customer_id
 JOIN metric_customer_ltv AS l ON l.customer_id = s.customer_id
 JOIN metric_avg_transaction_value AS v ON v.customer_id = s.customer_id
 LEFT JOIN customers AS c ON c.customer_id = s.customer_id

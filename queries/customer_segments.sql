@@ -6,6 +6,9 @@
 --   the same names with suffix _label (their text, for segment_reason).
 -- Rules are tested exactly on cents (e.g. (last - prior) * 100 <= -30 * prior), never on the
 -- rounded display columns; a comparison with NULL never matches; first match wins.
+-- Display columns (pct, avg_monthly_spend) are exact decimal half-up to 2 places (§5.4): the
+--   hundredths of n/d are sign(n) * floor((2|n| + d) / 2d), computed as (m - MOD(m, k)) / k so
+--   the division is exact in DuckDB and Snowflake (see customer_activity).
 -- Columns: customer_id, customer_key (MD5 surrogate, as dim_customer), customer_segment,
 --   segment_reason, segment_assigned_date, total_transactions, lifetime_value ($),
 --   avg_transaction_value ($), first/last_transaction_date, tenure_months (complete months from
@@ -20,23 +23,36 @@ WITH base AS (
     FROM customer_activity AS a
     LEFT JOIN customers AS c ON c.customer_id = a.customer_id
 ),
-features AS (
+ratios AS (
     SELECT
         base.*,
         (YEAR(as_of_date) - YEAR(tenure_start)) * 12 + MONTH(as_of_date) - MONTH(tenure_start)
             - CASE WHEN DAY(as_of_date) < DAY(tenure_start) AND as_of_date <> LAST_DAY(as_of_date)
                    THEN 1 ELSE 0 END AS tenure_months,
-        CASE WHEN spend_prior_90_days > 0
-             THEN CAST(ROUND((spend_last_90_days - spend_prior_90_days) * 100.0
-                             / spend_prior_90_days, 2) AS DECIMAL(18, 2)) END AS spend_change_pct,
-        CAST(ROUND(spend_last_90_days / 3.0, 2) AS DECIMAL(18, 2)) AS avg_monthly_spend,
-        CASE WHEN spend_last_90_days > 0
-             THEN CAST(ROUND(travel_spend_last_90_days * 100.0 / spend_last_90_days, 2)
-                       AS DECIMAL(18, 2)) END AS travel_spend_pct,
-        CASE WHEN spend_last_90_days > 0
-             THEN CAST(ROUND(necessities_spend_last_90_days * 100.0 / spend_last_90_days, 2)
-                       AS DECIMAL(18, 2)) END AS necessities_spend_pct
+        CAST(spend_last_90_days AS DECIMAL(38, 2)) * 200 + 3 AS monthly_m,
+        ABS(CAST(spend_last_90_days - spend_prior_90_days AS DECIMAL(38, 2))) * 20000
+            + spend_prior_90_days AS change_m,
+        CAST(travel_spend_last_90_days AS DECIMAL(38, 2)) * 20000 + spend_last_90_days
+            AS travel_m,
+        CAST(necessities_spend_last_90_days AS DECIMAL(38, 2)) * 20000 + spend_last_90_days
+            AS necessities_m,
+        2 * NULLIF(spend_prior_90_days, 0) AS change_k,
+        2 * NULLIF(spend_last_90_days, 0) AS share_k
     FROM base
+),
+features AS (
+    SELECT
+        ratios.*,
+        CAST(SIGN(spend_last_90_days - spend_prior_90_days)
+             * CAST(ROUND((change_m - MOD(change_m, change_k)) / change_k) AS DECIMAL(38, 0))
+             * 0.01 AS DECIMAL(18, 2)) AS spend_change_pct,
+        CAST(CAST(ROUND((monthly_m - MOD(monthly_m, 6)) / 6) AS DECIMAL(38, 0)) * 0.01
+             AS DECIMAL(18, 2)) AS avg_monthly_spend,
+        CAST(CAST(ROUND((travel_m - MOD(travel_m, share_k)) / share_k) AS DECIMAL(38, 0)) * 0.01
+             AS DECIMAL(18, 2)) AS travel_spend_pct,
+        CAST(CAST(ROUND((necessities_m - MOD(necessities_m, share_k)) / share_k)
+                  AS DECIMAL(38, 0)) * 0.01 AS DECIMAL(18, 2)) AS necessities_spend_pct
+    FROM ratios
 ),
 rules AS (
     SELECT

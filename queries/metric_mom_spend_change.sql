@@ -8,7 +8,8 @@
 --   first), mom_change_pct (%, NULL when prior is NULL or 0), mom_trend_category (>= 25 High
 --   Growth, >= 5 Growth, > -5 Flat, > -25 Decline, else High Decline; tested exactly on cents;
 --   NULL when the pct is NULL), is_complete_month (false for as_of's month unless as_of is its
---   last day), as_of_date.
+--   last day), as_of_date. mom_change_pct is exact decimal half-up to 2 places (§5.4; the
+--   MOD form of customer_segments, so DuckDB and Snowflake give the same cents).
 WITH monthly AS (
     SELECT
         customer_id,
@@ -39,6 +40,14 @@ with_prior AS (
         ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY month) AS month_number,
         LAG(monthly_spend) OVER (PARTITION BY customer_id ORDER BY month) AS prior_month_spend
     FROM dense
+),
+with_ratio AS (
+    SELECT
+        with_prior.*,
+        ABS(CAST(monthly_spend - prior_month_spend AS DECIMAL(38, 2))) * 20000
+            + prior_month_spend AS change_m,
+        2 * NULLIF(prior_month_spend, 0) AS change_k
+    FROM with_prior
 )
 SELECT
     customer_id,
@@ -47,9 +56,9 @@ SELECT
     monthly_spend,
     transaction_count,
     prior_month_spend,
-    CASE WHEN prior_month_spend > 0
-         THEN CAST(ROUND((monthly_spend - prior_month_spend) * 100.0 / prior_month_spend, 2)
-                   AS DECIMAL(18, 2)) END AS mom_change_pct,
+    CAST(SIGN(monthly_spend - prior_month_spend)
+         * CAST(ROUND((change_m - MOD(change_m, change_k)) / change_k) AS DECIMAL(38, 0)) * 0.01
+         AS DECIMAL(18, 2)) AS mom_change_pct,
     CASE WHEN prior_month_spend IS NULL OR prior_month_spend = 0 THEN NULL
          WHEN (monthly_spend - prior_month_spend) * 100 >= 25 * prior_month_spend
              THEN 'High Growth'
@@ -61,4 +70,4 @@ SELECT
            OR CAST($as_of AS DATE) = LAST_DAY(CAST($as_of AS DATE))
          THEN TRUE ELSE FALSE END AS is_complete_month,
     CAST($as_of AS DATE) AS as_of_date
-FROM with_prior
+FROM with_ratio

@@ -126,7 +126,9 @@ def segment_oracle(transactions: pl.DataFrame, customers: pl.DataFrame | None, *
         segment_assigned_date=pl.lit(as_of),
         total_transactions="total_transactions",
         lifetime_value=_money(pl.col("lifetime_cents")),
-        avg_transaction_value=pl.col("lifetime_cents") / pl.col("total_transactions") / 100,
+        # exact half-up to cents on integers: floor((2·cents + n) / 2n)
+        avg_transaction_value=_money((2 * pl.col("lifetime_cents") + pl.col("total_transactions"))
+                                     // (2 * pl.col("total_transactions"))),
         first_transaction_date="first_transaction_date",
         last_transaction_date="last_transaction_date",
         tenure_months="tenure_months",

@@ -250,7 +250,8 @@ def test_scores_are_percentages_for_every_current_customer(
         population: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]) -> None:
     _, _, now = population
     scores, _ = score_churn(*population, config=CONFIG)
-    assert scores.schema == pl.Schema({"customer_id": pl.String, "churn_risk_score": pl.Float64})
+    assert scores.schema == pl.Schema({"customer_id": pl.String, "churn_risk_score": pl.Float64,
+                                      "churn_probability": pl.Float64})
     assert scores["customer_id"].to_list() == sorted(now["customer_id"].to_list())
     assert scores["churn_risk_score"].null_count() == 0
     assert scores["churn_risk_score"].is_between(0, 100).all()

@@ -75,10 +75,10 @@ def test_engine_reconciles_with_the_independent_oracle_for_all_customers(
         diff = joined.filter(pl.col(col).cast(pl.Float64).round(2)
                              != pl.col(f"{col}_engine").cast(pl.Float64))
         assert diff.height == 0, (col, diff.head(3))
-    # the engine rounds the exact mean to cents (half away from zero): within half a cent
+    # the engine rounds the exact mean half-up to cents (§5.4): equal to the cent
     atv_check = oracle.join(atv, on="customer_id").filter(
-        (pl.col("avg_transaction_value")
-         - pl.col("avg_transaction_value_right").cast(pl.Float64)).abs() > 0.005 + 1e-9)
+        pl.col("avg_transaction_value").cast(pl.Float64).round(2)
+        != pl.col("avg_transaction_value_right").cast(pl.Float64))
     assert atv_check.height == 0, atv_check.head(3)
 
 

@@ -56,8 +56,10 @@ ACTIVITY_COLUMNS = (
 """customer_activity columns the features read."""
 
 SCORES_SCHEMA: dict[str, pl.DataType] = {"customer_id": pl.String(),
-                                         "churn_risk_score": pl.Float64()}
-"""Schema of churn_scores."""
+                                         "churn_risk_score": pl.Float64(),
+                                         "churn_probability": pl.Float64()}
+"""Schema of churn_scores: the display score (probability × 100, 2 decimals) and the unrounded
+probability the 360's risk bands are decided on (§5.4: categories never on display values)."""
 REPORT_SCHEMA: dict[str, pl.DataType] = {"metric": pl.String(), "value": pl.Float64(),
                                          "detail": pl.String()}
 """Schema of churn_model_report (the lead adds as_of_date)."""
@@ -226,10 +228,11 @@ def _report(rows: list[tuple[str, float | None, str | None]]) -> pl.DataFrame:
 
 
 def _scores(ids: pl.Series, probability: np.ndarray | None) -> pl.DataFrame:
-    values = (pl.Series("churn_risk_score", probability * 100.0, dtype=pl.Float64)
-              .round(2).clip(0.0, 100.0) if probability is not None
-              else pl.Series("churn_risk_score", [None] * ids.len(), dtype=pl.Float64))
-    return pl.DataFrame([ids, values]).cast(SCORES_SCHEMA)  # type: ignore[arg-type]
+    exact = pl.Series("churn_probability",
+                      probability if probability is not None else [None] * ids.len(),
+                      dtype=pl.Float64)
+    values = (exact * 100.0).round(2).clip(0.0, 100.0).alias("churn_risk_score")
+    return pl.DataFrame([ids, values, exact]).cast(SCORES_SCHEMA)  # type: ignore[arg-type]
 
 
 def score_churn(features_at_s: pl.DataFrame, labels: pl.DataFrame, features_now: pl.DataFrame,

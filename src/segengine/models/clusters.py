@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from segengine.config import ClustersConfig
 from segengine.errors import ConfigError, DataError
+from segengine.rounding import cents, half_up_money, half_up_ratio
 
 if TYPE_CHECKING:
     from sklearn.cluster import KMeans
@@ -212,23 +213,27 @@ def cluster_customers(customer_rfm: pl.DataFrame, *,
 
 def _profiles(frame: pl.DataFrame, clusters: pl.DataFrame, silhouette: float | None,
               inertia: float) -> pl.DataFrame:
-    """One row per cluster: size, averages, revenue share and model-level quality numbers."""
-    revenue = frame["monetary"].cast(pl.Float64).sum()
+    """One row per cluster: size, averages, revenue share and model-level quality numbers.
+
+    Shares and averages are exact half-up to 2 decimals (§5.4), computed on integers."""
+    revenue = frame.select(cents(pl.col("monetary")).sum()).item() or 0
     joined = frame.join(clusters, on="customer_id")
     k = clusters["cluster_id"].n_unique()
+    customers = pl.col("customers")
     return (
         joined.group_by("cluster_id", "cluster_name")
         .agg(
             pl.len().cast(pl.Int64).alias("customers"),
-            pl.col("recency").mean().round(2).alias("avg_recency"),
-            pl.col("frequency").mean().round(2).alias("avg_frequency"),
-            pl.col("monetary").sum().alias("total"),
+            pl.col("recency").sum().alias("_recency"),
+            pl.col("frequency").sum().alias("_frequency"),
+            cents(pl.col("monetary")).sum().alias("_cents"),
         )
         .with_columns(
-            (100 * pl.col("customers") / frame.height).round(2).alias("pct_customers"),
-            (pl.col("total") / pl.col("customers")).cast(MONEY).alias("avg_monetary"),
-            (100 * pl.col("total").cast(pl.Float64) / revenue).round(2).alias("pct_revenue")
-            if revenue else pl.lit(None, pl.Float64).alias("pct_revenue"),
+            half_up_ratio(pl.col("_recency"), customers).alias("avg_recency"),
+            half_up_ratio(pl.col("_frequency"), customers).alias("avg_frequency"),
+            half_up_ratio(100 * customers, pl.lit(frame.height)).alias("pct_customers"),
+            half_up_money(pl.col("_cents"), customers).alias("avg_monetary"),
+            half_up_ratio(100 * pl.col("_cents"), pl.lit(revenue)).alias("pct_revenue"),
             pl.lit(None if silhouette is None else round(silhouette, 4), pl.Float64)
             .alias("silhouette"),
             pl.lit(k).alias("k"),

@@ -13,6 +13,7 @@ import polars as pl
 
 from segengine.config import RfmConfig
 from segengine.errors import ConfigError, DataError
+from segengine.rounding import cents, half_up_money, half_up_ratio
 
 SEGMENTS = (
     "Champions", "Loyal Customers", "Potential Loyalists", "Promising", "Need Attention",
@@ -231,31 +232,30 @@ def customer_rfm(rfm_values: pl.DataFrame, *, config: RfmConfig, as_of: date,
 
 
 def rfm_segment_summary(customer_rfm: pl.DataFrame) -> pl.DataFrame:
-    """rfm_segment_summary (§5.5): size, revenue share and averages for each of the 10 segments."""
+    """rfm_segment_summary (§5.5): size, revenue share and averages for each of the 10 segments.
+
+    Shares and averages are exact half-up to 2 decimals (§5.4), computed on integers."""
     as_of = customer_rfm["as_of_date"].max() if customer_rfm.height else None
     total_customers = customer_rfm.height
-    total_revenue = customer_rfm["monetary"].cast(pl.Float64).sum()
+    total_cents = customer_rfm.select(cents(pl.col("monetary")).sum()).item() or 0
     stats = customer_rfm.group_by("segment").agg(
         pl.len().cast(pl.Int64).alias("customers"),
         pl.col("monetary").sum().cast(MONEY).alias("total_monetary"),
-        pl.col("recency").mean().round(2).alias("avg_recency"),
-        pl.col("frequency").mean().round(2).alias("avg_frequency"),
+        pl.col("recency").sum().alias("_recency"),
+        pl.col("frequency").sum().alias("_frequency"),
     )
     segments = pl.DataFrame({"segment": SEGMENTS, "order": range(len(SEGMENTS))})
-    pct = pl.lit(None, pl.Float64)
+    customers = pl.col("customers")
     return (
         segments.join(stats, on="segment", how="left")
+        .with_columns(customers.fill_null(0), pl.col("total_monetary").fill_null(0))
         .with_columns(
-            pl.col("customers").fill_null(0),
-            pl.col("total_monetary").fill_null(0),
-        )
-        .with_columns(
-            (100 * pl.col("customers") / total_customers).round(2).alias("pct_customers")
-            if total_customers else pct.alias("pct_customers"),
-            (100 * pl.col("total_monetary").cast(pl.Float64) / total_revenue).round(2)
-            .alias("pct_revenue") if total_revenue else pct.alias("pct_revenue"),
-            pl.when(pl.col("customers") > 0)
-            .then(pl.col("total_monetary") / pl.col("customers")).cast(MONEY).alias("avg_monetary"),
+            half_up_ratio(pl.col("_recency"), customers).alias("avg_recency"),
+            half_up_ratio(pl.col("_frequency"), customers).alias("avg_frequency"),
+            half_up_ratio(100 * customers, pl.lit(total_customers)).alias("pct_customers"),
+            half_up_ratio(100 * cents(pl.col("total_monetary")), pl.lit(total_cents))
+            .alias("pct_revenue"),
+            half_up_money(cents(pl.col("total_monetary")), customers).alias("avg_monetary"),
             pl.lit(as_of, dtype=pl.Date).alias("as_of_date"),
         )
         .sort("order")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -12,14 +11,20 @@ import polars as pl
 
 
 def _cell(value: Any) -> str:
+    """One value as text that never mis-states it: every digit the value holds (floats in their
+    shortest round-trip form, never %g/scientific), thousands separators on numbers."""
     if value is None:
         return "NULL"
-    if isinstance(value, float):
-        if abs(value) >= 1000:
-            return f"{value:,.2f}"
-        return f"{value:.4g}" if value % 1 else f"{value:.0f}"
-    if isinstance(value, Decimal | date | datetime):
+    if isinstance(value, bool):
         return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return str(value)
+        value = Decimal(repr(value))
+    if isinstance(value, Decimal):
+        return f"{value:,f}"
+    if isinstance(value, int):
+        return f"{value:,}"
     return str(value)
 
 

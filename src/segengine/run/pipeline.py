@@ -28,6 +28,7 @@ from segengine.models.clusters import cluster_customers, parse_k
 from segengine.models.mlsegments import attach_segments, read_segments_file
 from segengine.models.rfm import customer_rfm, rfm_segment_summary, score_ks
 from segengine.models.segments import segment_params
+from segengine.rounding import cents, half_up_money, half_up_ratio
 from segengine.run import publish
 from segengine.run.quality import (
     CheckResult,
@@ -82,7 +83,8 @@ EMPTY_FEATURES: dict[str, dict[str, pl.DataType]] = {
                           "cluster_name": pl.String()},
     "ml_segments": {"customer_id": pl.String(), "ml_segment_id": pl.String(),
                     "ml_segment_name": pl.String()},
-    "churn_scores": {"customer_id": pl.String(), "churn_risk_score": pl.Float64()},
+    "churn_scores": {"customer_id": pl.String(), "churn_risk_score": pl.Float64(),
+                     "churn_probability": pl.Float64()},
 }
 """Schemas of the optional feature relations customer_360_profile joins."""
 
@@ -278,16 +280,18 @@ def _load_ml_segments(path: str | None) -> pl.DataFrame | None:
 
 
 def segment_summary(segments: pl.DataFrame) -> pl.DataFrame:
-    """Customers, share and value per behavioural segment (the console summary)."""
-    total = max(segments.height, 1)
+    """Customers, share, average monthly spend and TOTAL lifetime value per behavioural segment
+    (the console summary; shares and averages exact half-up, §5.4)."""
+    customers = pl.col("customers")
     return (
         segments.group_by("customer_segment")
         .agg(pl.len().alias("customers"),
-             pl.col("lifetime_value").cast(pl.Float64).sum().round(2).alias("lifetime_value"),
-             pl.col("avg_monthly_spend").cast(pl.Float64).mean().round(2)
-             .alias("avg_monthly_spend"))
-        .with_columns((pl.col("customers") * 100.0 / total).round(2).alias("pct_customers"))
-        .sort("customers", descending=True)
+             pl.col("lifetime_value").cast(pl.Decimal(38, 2)).sum().alias("total_lifetime_value"),
+             cents(pl.col("avg_monthly_spend")).sum().alias("_monthly_cents"))
+        .with_columns(
+            half_up_ratio(100 * customers, pl.lit(segments.height)).alias("pct_customers"),
+            half_up_money(pl.col("_monthly_cents"), customers).alias("avg_monthly_spend"))
+        .sort("customers", "customer_segment", descending=[True, False])
         .select("customer_segment", "customers", "pct_customers", "avg_monthly_spend",
-                "lifetime_value")
+                "total_lifetime_value")
     )

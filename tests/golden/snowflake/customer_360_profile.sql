@@ -1,3 +1,16 @@
+WITH ratios AS (
+  SELECT
+    s.customer_id,
+    CAST(s.spend_last_90_days AS DECIMAL(38, 2)) * 20000 + 3 * c.credit_limit AS utilization_m,
+    6 * NULLIF(c.credit_limit, 0) AS utilization_k,
+    CAST(a.declined_transactions AS DECIMAL(38, 0)) * 20000 + a.all_transactions AS decline_m,
+    2 * a.all_transactions AS decline_k
+  FROM customer_segments AS s
+  JOIN customer_activity AS a
+    ON a.customer_id = s.customer_id
+  LEFT JOIN customers AS c
+    ON c.customer_id = s.customer_id
+)
 SELECT
   s.customer_id,
   s.customer_key,
@@ -60,10 +73,14 @@ SELECT
   END AS spending_profile,
   CASE
     WHEN c.credit_limit > 0
-    THEN CAST(ROUND(s.spend_last_90_days / 3.0 / c.credit_limit * 100, 2) AS DECIMAL(18, 2))
+    THEN CAST(CAST(ROUND((
+      q.utilization_m - q.utilization_m % q.utilization_k
+    ) / q.utilization_k) AS DECIMAL(38, 0)) * 0.01 AS DECIMAL(18, 2))
   END AS credit_utilization_pct,
   a.declined_transactions,
-  CAST(ROUND(a.declined_transactions * 100.0 / a.all_transactions, 2) AS DECIMAL(18, 2)) AS decline_rate_pct,
+  CAST(CAST(ROUND((
+    q.decline_m - q.decline_m % q.decline_k
+  ) / q.decline_k) AS DECIMAL(38, 0)) * 0.01 AS DECIMAL(18, 2)) AS decline_rate_pct,
   r.r_score,
   r.f_score,
   r.m_score,
@@ -74,16 +91,16 @@ SELECT
   m.ml_segment_name,
   ch.churn_risk_score,
   CASE
-    WHEN ch.churn_risk_score IS NULL
+    WHEN ch.churn_probability IS NULL
     THEN 'Not Scored'
-    WHEN ch.churn_risk_score >= 70
+    WHEN ch.churn_probability >= 0.70
     THEN 'High Risk'
-    WHEN ch.churn_risk_score >= 40
+    WHEN ch.churn_probability >= 0.40
     THEN 'Medium Risk'
     ELSE 'Low Risk'
   END AS churn_risk_category,
   CASE
-    WHEN s.customer_segment = 'Declining' OR ch.churn_risk_score >= 70
+    WHEN s.customer_segment = 'Declining' OR ch.churn_probability >= 0.70
     THEN TRUE
     ELSE FALSE
   END AS eligible_for_retention_campaign,
@@ -94,6 +111,8 @@ SELECT
 FROM customer_segments AS s
 JOIN customer_activity AS a
   ON a.customer_id = s.customer_id
+JOIN ratios AS q
+  ON q.customer_id = s.customer_id
 JOIN metric_customer_ltv AS l
   ON l.customer_id = s.customer_id
 JOIN metric_avg_transaction_value AS v

@@ -50,11 +50,10 @@ WITH txn AS (
         ELSE 0
       END
     ) AS necessities_spend_last_90_days,
-    AVG(CASE WHEN is_approved = 1 THEN transaction_amount END) AS avg_amount,
-    STDDEV_SAMP(CASE WHEN is_approved = 1 THEN transaction_amount END) AS stddev_amount,
+    SUM(CASE WHEN is_approved = 1 THEN transaction_amount * transaction_amount END) AS sum_amount_sq,
     MIN(CASE WHEN is_approved = 1 THEN transaction_amount END) AS min_transaction_value,
     MAX(CASE WHEN is_approved = 1 THEN transaction_amount END) AS max_transaction_value,
-    MEDIAN(CASE WHEN is_approved = 1 THEN transaction_amount END) AS median_amount,
+    MEDIAN(CASE WHEN is_approved = 1 THEN CAST(transaction_amount AS DECIMAL(18, 3)) END) AS median_amount,
     SUM(
       CASE
         WHEN is_approved = 1 AND transaction_date >= CAST(:period_start AS DATE)
@@ -108,8 +107,9 @@ WITH txn AS (
         ELSE 0
       END
     ) AS s_necessities_spend_last_90_days,
-    AVG(CASE WHEN is_approved * by_s = 1 THEN transaction_amount END) AS s_avg_amount,
-    STDDEV_SAMP(CASE WHEN is_approved * by_s = 1 THEN transaction_amount END) AS s_stddev_amount,
+    SUM(
+      CASE WHEN is_approved * by_s = 1 THEN transaction_amount * transaction_amount END
+    ) AS s_sum_amount_sq,
     SUM(by_s) - SUM(is_approved * by_s) AS s_declined_transactions,
     SUM(by_s) AS s_all_transactions,
     SUM(
@@ -130,6 +130,36 @@ WITH txn AS (
   FROM txn
   GROUP BY
     customer_id
+), moments AS (
+  SELECT
+    per_customer.*,
+    CAST(lifetime_value AS DECIMAL(38, 2)) * 200 + total_transactions AS avg_m,
+    2 * total_transactions AS avg_k,
+    CAST(total_transactions * sum_amount_sq - lifetime_value * lifetime_value AS DECIMAL(38, 4)) AS var_a,
+    CAST(total_transactions * (
+      total_transactions - 1
+    ) AS DECIMAL(38, 0)) AS var_n,
+    CAST(s_lifetime_value AS DECIMAL(38, 2)) * 200 + s_total_transactions AS s_avg_m,
+    2 * s_total_transactions AS s_avg_k,
+    CAST(s_total_transactions * s_sum_amount_sq - s_lifetime_value * s_lifetime_value AS DECIMAL(38, 4)) AS s_var_a,
+    CAST(s_total_transactions * (
+      s_total_transactions - 1
+    ) AS DECIMAL(38, 0)) AS s_var_n
+  FROM per_customer
+  WHERE
+    total_transactions > 0
+), estimates AS (
+  SELECT
+    moments.*,
+    CASE
+      WHEN total_transactions > 1
+      THEN CAST(ROUND(SQRT(CAST(var_a AS DOUBLE) / CAST(NULLIF(var_n, 0) AS DOUBLE)) * 100) AS DECIMAL(38, 0))
+    END AS sd_c0,
+    CASE
+      WHEN s_total_transactions > 1
+      THEN CAST(ROUND(SQRT(CAST(s_var_a AS DOUBLE) / CAST(NULLIF(s_var_n, 0) AS DOUBLE)) * 100) AS DECIMAL(38, 0))
+    END AS s_sd_c0
+  FROM moments
 )
 SELECT
   customer_id,
@@ -141,8 +171,28 @@ SELECT
   CAST(spend_prior_90_days AS DECIMAL(18, 2)) AS spend_prior_90_days,
   CAST(travel_spend_last_90_days AS DECIMAL(18, 2)) AS travel_spend_last_90_days,
   CAST(necessities_spend_last_90_days AS DECIMAL(18, 2)) AS necessities_spend_last_90_days,
-  CAST(ROUND(avg_amount, 2) AS DECIMAL(18, 2)) AS avg_transaction_value,
-  CAST(ROUND(stddev_amount, 2) AS DECIMAL(18, 2)) AS transaction_value_stddev,
+  CAST(CAST(ROUND((
+    avg_m - avg_m % avg_k
+  ) / avg_k) AS DECIMAL(38, 0)) * 0.01 AS DECIMAL(18, 2)) AS avg_transaction_value,
+  CAST((
+    sd_c0 - CASE
+      WHEN (
+        2 * sd_c0 - 1
+      ) * (
+        2 * sd_c0 - 1
+      ) * var_n > 40000 * var_a
+      THEN 1
+      ELSE 0
+    END + CASE
+      WHEN (
+        2 * sd_c0 + 1
+      ) * (
+        2 * sd_c0 + 1
+      ) * var_n <= 40000 * var_a
+      THEN 1
+      ELSE 0
+    END
+  ) * 0.01 AS DECIMAL(18, 2)) AS transaction_value_stddev,
   CAST(min_transaction_value AS DECIMAL(18, 2)) AS min_transaction_value,
   CAST(max_transaction_value AS DECIMAL(18, 2)) AS max_transaction_value,
   CAST(ROUND(median_amount, 2) AS DECIMAL(18, 2)) AS median_transaction_value,
@@ -158,13 +208,37 @@ SELECT
   CAST(s_spend_prior_90_days AS DECIMAL(18, 2)) AS s_spend_prior_90_days,
   CAST(s_travel_spend_last_90_days AS DECIMAL(18, 2)) AS s_travel_spend_last_90_days,
   CAST(s_necessities_spend_last_90_days AS DECIMAL(18, 2)) AS s_necessities_spend_last_90_days,
-  CAST(ROUND(s_avg_amount, 2) AS DECIMAL(18, 2)) AS s_avg_transaction_value,
-  CAST(ROUND(s_stddev_amount, 2) AS DECIMAL(18, 2)) AS s_transaction_value_stddev,
+  CASE
+    WHEN s_total_transactions > 0
+    THEN CAST(CAST(ROUND((
+      s_avg_m - s_avg_m % NULLIF(s_avg_k, 0)
+    ) / NULLIF(s_avg_k, 0)) AS DECIMAL(38, 0)) * 0.01 AS DECIMAL(18, 2))
+  END AS s_avg_transaction_value,
+  CAST((
+    s_sd_c0 - CASE
+      WHEN (
+        2 * s_sd_c0 - 1
+      ) * (
+        2 * s_sd_c0 - 1
+      ) * s_var_n > 40000 * s_var_a
+      THEN 1
+      ELSE 0
+    END + CASE
+      WHEN (
+        2 * s_sd_c0 + 1
+      ) * (
+        2 * s_sd_c0 + 1
+      ) * s_var_n <= 40000 * s_var_a
+      THEN 1
+      ELSE 0
+    END
+  ) * 0.01 AS DECIMAL(18, 2)) AS s_transaction_value_stddev,
   CAST(s_declined_transactions AS BIGINT) AS s_declined_transactions,
   CAST(s_all_transactions AS BIGINT) AS s_all_transactions,
   CAST(recent_transactions AS BIGINT) AS recent_transactions,
   CAST(spend_outcome_window AS DECIMAL(18, 2)) AS spend_outcome_window,
-  CAST(spend_baseline_window AS DECIMAL(18, 2)) AS spend_baseline_window
-FROM per_customer
-WHERE
-  total_transactions > 0
+  CAST(spend_baseline_window AS DECIMAL(18, 2)) AS spend_baseline_window,
+  CAST(total_transactions AS BIGINT) AS n_approved,
+  CAST(lifetime_value AS DECIMAL(38, 2)) AS sum_amount,
+  CAST(sum_amount_sq AS DECIMAL(38, 4)) AS sum_amount_sq
+FROM estimates

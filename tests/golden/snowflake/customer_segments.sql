@@ -6,7 +6,7 @@ WITH base AS (
   FROM customer_activity AS a
   LEFT JOIN customers AS c
     ON c.customer_id = a.customer_id
-), features AS (
+), ratios AS (
   SELECT
     base.*,
     (
@@ -16,22 +16,29 @@ WITH base AS (
       THEN 1
       ELSE 0
     END AS tenure_months,
-    CASE
-      WHEN spend_prior_90_days > 0
-      THEN CAST(ROUND((
-        spend_last_90_days - spend_prior_90_days
-      ) * 100.0 / spend_prior_90_days, 2) AS DECIMAL(18, 2))
-    END AS spend_change_pct,
-    CAST(ROUND(spend_last_90_days / 3.0, 2) AS DECIMAL(18, 2)) AS avg_monthly_spend,
-    CASE
-      WHEN spend_last_90_days > 0
-      THEN CAST(ROUND(travel_spend_last_90_days * 100.0 / spend_last_90_days, 2) AS DECIMAL(18, 2))
-    END AS travel_spend_pct,
-    CASE
-      WHEN spend_last_90_days > 0
-      THEN CAST(ROUND(necessities_spend_last_90_days * 100.0 / spend_last_90_days, 2) AS DECIMAL(18, 2))
-    END AS necessities_spend_pct
+    CAST(spend_last_90_days AS DECIMAL(38, 2)) * 200 + 3 AS monthly_m,
+    ABS(CAST(spend_last_90_days - spend_prior_90_days AS DECIMAL(38, 2))) * 20000 + spend_prior_90_days AS change_m,
+    CAST(travel_spend_last_90_days AS DECIMAL(38, 2)) * 20000 + spend_last_90_days AS travel_m,
+    CAST(necessities_spend_last_90_days AS DECIMAL(38, 2)) * 20000 + spend_last_90_days AS necessities_m,
+    2 * NULLIF(spend_prior_90_days, 0) AS change_k,
+    2 * NULLIF(spend_last_90_days, 0) AS share_k
   FROM base
+), features AS (
+  SELECT
+    ratios.*,
+    CAST(SIGN(spend_last_90_days - spend_prior_90_days) * CAST(ROUND((
+      change_m - change_m % change_k
+    ) / change_k) AS DECIMAL(38, 0)) * 0.01 AS DECIMAL(18, 2)) AS spend_change_pct,
+    CAST(CAST(ROUND((
+      monthly_m - monthly_m % 6
+    ) / 6) AS DECIMAL(38, 0)) * 0.01 AS DECIMAL(18, 2)) AS avg_monthly_spend,
+    CAST(CAST(ROUND((
+      travel_m - travel_m % share_k
+    ) / share_k) AS DECIMAL(38, 0)) * 0.01 AS DECIMAL(18, 2)) AS travel_spend_pct,
+    CAST(CAST(ROUND((
+      necessities_m - necessities_m % share_k
+    ) / share_k) AS DECIMAL(38, 0)) * 0.01 AS DECIMAL(18, 2)) AS necessities_spend_pct
+  FROM ratios
 ), rules AS (
   SELECT
     features.*,

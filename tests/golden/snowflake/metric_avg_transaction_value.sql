@@ -8,9 +8,14 @@ SELECT
   a.median_transaction_value,
   a.total_transactions AS transaction_count,
   CASE
-    WHEN a.transaction_value_stddev IS NULL OR a.transaction_value_stddev < 50
+    WHEN a.n_approved < 2
+    OR a.n_approved * a.sum_amount_sq - a.sum_amount * a.sum_amount < 2500 * a.n_approved * (
+      a.n_approved - 1
+    )
     THEN 'Consistent'
-    WHEN a.transaction_value_stddev < 200
+    WHEN a.n_approved * a.sum_amount_sq - a.sum_amount * a.sum_amount < 40000 * a.n_approved * (
+      a.n_approved - 1
+    )
     THEN 'Moderate'
     ELSE 'Variable'
   END AS spending_consistency,

@@ -28,6 +28,12 @@ WITH monthly AS (
     ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY month) AS month_number,
     LAG(monthly_spend) OVER (PARTITION BY customer_id ORDER BY month) AS prior_month_spend
   FROM dense
+), with_ratio AS (
+  SELECT
+    with_prior.*,
+    ABS(CAST(monthly_spend - prior_month_spend AS DECIMAL(38, 2))) * 20000 + prior_month_spend AS change_m,
+    2 * NULLIF(prior_month_spend, 0) AS change_k
+  FROM with_prior
 )
 SELECT
   customer_id,
@@ -36,12 +42,9 @@ SELECT
   monthly_spend,
   transaction_count,
   prior_month_spend,
-  CASE
-    WHEN prior_month_spend > 0
-    THEN CAST(ROUND((
-      monthly_spend - prior_month_spend
-    ) * 100.0 / prior_month_spend, 2) AS DECIMAL(18, 2))
-  END AS mom_change_pct,
+  CAST(SIGN(monthly_spend - prior_month_spend) * CAST(ROUND((
+    change_m - change_m % change_k
+  ) / change_k) AS DECIMAL(38, 0)) * 0.01 AS DECIMAL(18, 2)) AS mom_change_pct,
   CASE
     WHEN prior_month_spend IS NULL OR prior_month_spend = 0
     THEN NULL
@@ -70,4 +73,4 @@ SELECT
     ELSE FALSE
   END AS is_complete_month,
   CAST(:as_of AS DATE) AS as_of_date
-FROM with_prior
+FROM with_ratio
