@@ -37,7 +37,7 @@ def queries_dir() -> Path:
 @cache
 def load_sql(name: str) -> str:
     """The text of queries/<name>.sql."""
-    if not _IDENT.match(name):
+    if not _IDENT.fullmatch(name):
         raise QueryError(f"invalid model name {name!r}")
     path = queries_dir() / f"{name}.sql"
     if not path.is_file():

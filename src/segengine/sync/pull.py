@@ -112,7 +112,7 @@ def start_month(*, watermark: str | None, since: str | None, full: bool,
 def date_column(settings: Settings) -> str:
     """The source column behind transaction_date, used for the month predicate."""
     name = settings.snowflake.source.columns.get("transaction_date", "transaction_date").strip()
-    if not sql.IDENTIFIER.match(name):
+    if not sql.IDENTIFIER.fullmatch(name):
         raise ConfigError(
             f"[snowflake.source.columns] transaction_date = {name!r} is an expression; pull needs "
             "a plain DATE or TIMESTAMP column of the source table for its month predicate. Map "

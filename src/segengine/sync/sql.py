@@ -64,7 +64,7 @@ class TableLoad:
 
 def check_identifier(name: str, *, what: str) -> str:
     """Return `name` if it is a safe identifier, else raise ConfigError naming `what`."""
-    if not isinstance(name, str) or not IDENTIFIER.match(name):
+    if not isinstance(name, str) or not IDENTIFIER.fullmatch(name):
         raise ConfigError(
             f"{what} {name!r} is not a valid Snowflake identifier (letters, digits and _ only, "
             "starting with a letter or _; no quotes, dots, spaces or semicolons). "
