@@ -7,10 +7,15 @@ byte-identical before and after (content hashes of every file under them).
 from __future__ import annotations
 
 import hashlib
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
+from segengine.cli import cli
 from segengine.errors import ConfigError, QueryError
 from segengine.run.queries import load_sql
 from segengine.sync.sql import check_identifier
@@ -45,3 +50,163 @@ def test_a_model_name_with_a_trailing_newline_is_refused() -> None:
     with pytest.raises(QueryError, match="invalid model name"):
         load_sql("customer_segments\n")
 
+
+
+# ---------------------------------------------------------------- `segengine sql` (#10 item 1)
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory with a lake and one published run (built once, copied per test)."""
+    from tests.frames import portfolio, write_lake
+
+    from segengine.config import load_settings
+    from segengine.run.pipeline import run_pipeline
+
+    root = write_lake(tmp_path_factory.mktemp("published") / "data", *portfolio())
+    run_pipeline(load_settings({"paths.data_dir": str(root)}, environ={}))
+    return root
+
+
+@pytest.fixture
+def run_dir(published: Path, tmp_path: Path) -> Path:
+    """A private copy of the published data directory."""
+    target = tmp_path / "data"
+    shutil.copytree(published, target)
+    return target
+
+
+def segengine(data_dir: Path, *args: object, config: Path | None = None) -> Result:
+    """Invoke the CLI on a data directory (errors are caught by its own boundary)."""
+    base = ["--data-dir", str(data_dir)] + (["--config", str(config)] if config else [])
+    return CliRunner().invoke(cli, [*base, *(str(a) for a in args)], catch_exceptions=False)
+
+
+def hostile_sql(data_dir: Path, scratch: Path) -> dict[str, tuple[str, str]]:
+    """name -> (statement, fragment of the refusal) for every write or file access tried in
+    issue #10, and the bypasses around them."""
+    out_file = next((data_dir / "out").glob("*/customer_segments.parquet"))
+    wh = data_dir / "warehouse.duckdb"
+    return {
+        "attach_use_detach_drop": (
+            f"ATTACH '{scratch / 'm.duckdb'}' AS m (READ_ONLY false); USE m; DETACH warehouse; "
+            f"ATTACH '{wh}' AS w (READ_ONLY false); DROP TABLE w.customer_segments",
+            "statement 1 is a ATTACH statement"),
+        "copy_pii_to_tmp": (
+            "COPY (SELECT customer_id, email FROM customer_360_profile) TO "
+            f"'{scratch / 'x.csv'}'", "a COPY statement"),
+        "copy_over_the_pushed_file": (
+            f"COPY (SELECT 1 AS a) TO '{out_file}' (FORMAT parquet)", "a COPY statement"),
+        "read_csv_passwd": ("SELECT * FROM read_csv('/etc/passwd')", "read_csv()"),
+        "read_text": ("SELECT * FROM read_text('/etc/hostname')", "read_text()"),
+        "glob_root": ("SELECT * FROM glob('/root/*')", "glob()"),
+        "read_blob_in_subquery": ("SELECT (SELECT count(*) FROM read_blob('/etc/hostname'))",
+                                  "read_blob()"),
+        "read_parquet_out": (f"SELECT * FROM read_parquet('{out_file}')", "read_parquet()"),
+        "file_as_table": ("SELECT * FROM '/etc/passwd'", "reads '/etc/passwd' as a file"),
+        "query_function": ("SELECT * FROM query('SELECT 1')", "query()"),
+        "export_database": (f"EXPORT DATABASE '{scratch / 'export'}'", "a EXPORT statement"),
+        "set_external_access": ("SET enable_external_access = true", "a SET statement"),
+        "install": ("INSTALL httpfs", "a INSTALL statement"),
+        "load": ("LOAD httpfs", "a LOAD statement"),
+        "pragma": ("PRAGMA enable_profiling", "a PRAGMA statement"),
+        "call": ("CALL pragma_version()", "a CALL statement"),
+        "create": ("CREATE TEMP TABLE t AS SELECT 1", "a CREATE statement"),
+        "drop": ("DROP TABLE customer_segments", "a DROP statement"),
+        "delete": ("DELETE FROM customer_segments", "a DELETE statement"),
+        "second_statement_drops": ("SELECT 1; DROP TABLE customer_segments",
+                                   "statement 2 is a DROP statement"),
+        "explain_analyze_copy": (f"EXPLAIN ANALYZE COPY (SELECT 1) TO '{scratch / 'e.csv'}'",
+                                 "(inside EXPLAIN) is a COPY statement"),
+        "checkpoint": ("CHECKPOINT", "a CHECKPOINT statement"),
+    }
+
+
+HOSTILE_SQL = [
+    "attach_use_detach_drop", "copy_pii_to_tmp", "copy_over_the_pushed_file", "read_csv_passwd",
+    "read_text", "glob_root", "read_blob_in_subquery", "read_parquet_out", "file_as_table",
+    "query_function", "export_database", "set_external_access", "install", "load", "pragma",
+    "call", "create", "drop", "delete", "second_statement_drops", "explain_analyze_copy",
+    "checkpoint",
+]
+
+
+@pytest.mark.parametrize("case", HOSTILE_SQL)
+def test_sql_refuses_writes_and_file_access_and_changes_nothing(run_dir: Path, tmp_path: Path,
+                                                                case: str) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    statement, fragment = hostile_sql(run_dir, scratch)[case]
+    before = state(run_dir)
+    result = segengine(run_dir, "sql", statement)
+    assert result.exit_code == 1, result.output
+    assert "Error: `segengine sql` runs read-only queries only" in result.stderr
+    assert fragment in result.stderr
+    assert "Internal error" not in result.stderr
+    assert state(run_dir) == before
+    assert list(scratch.iterdir()) == []
+
+
+@pytest.mark.parametrize("statement, expected", [
+    ("SELECT count(*) AS n FROM customer_segments", "n\n25"),
+    ("WITH s AS (SELECT customer_id FROM customer_segments) SELECT count(*) AS n FROM s",
+     "n\n25"),
+    ("FROM (SELECT 2 AS n)", "n\n2"),
+    ("SELECT count(*) AS n FROM transactions WHERE customer_id = 'B0'", "n\n4"),
+    ("SELECT count(*) AS n FROM customers", "n\n25"),
+    ("SELECT [1,2] AS l", 'l\n"[1, 2]"'),
+    ("SELECT {'a': 1} AS s, INTERVAL 1 DAY AS i", "s,i\n{'a': 1},1 day"),
+])
+def test_sql_runs_queries_including_the_lake_views(run_dir: Path, statement: str,
+                                                   expected: str) -> None:
+    result = segengine(run_dir, "sql", statement, "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
+@pytest.mark.parametrize("statement", [
+    "DESCRIBE customer_segments", "SHOW TABLES", "SUMMARIZE customer_segments",
+    "EXPLAIN SELECT * FROM customer_segments", "/* note */ EXPLAIN SELECT 1 AS one",
+])
+def test_sql_allows_describe_show_summarize_explain(run_dir: Path, statement: str) -> None:
+    result = segengine(run_dir, "sql", statement)
+    assert result.exit_code == 0, result.stderr
+
+
+def test_the_connection_itself_cannot_reach_files_or_unlock(run_dir: Path) -> None:
+    """The second guard holds even if a statement got past the parser check."""
+    import duckdb
+
+    from segengine.lake.layout import Layout
+    from segengine.run.readonly import open_warehouse
+
+    con = open_warehouse(Layout(run_dir))
+    try:
+        with pytest.raises(duckdb.PermissionException):
+            con.sql("SELECT * FROM read_text('/etc/hostname')").fetchall()
+        with pytest.raises(duckdb.Error, match="locked"):
+            con.execute("SET enable_external_access = true")
+        with pytest.raises(duckdb.Error):
+            con.execute("DROP TABLE customer_segments")
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("command", [["sql", "SELECT 1"], ["rfm"], ["clusters"]])
+def test_a_warehouse_held_read_write_by_a_notebook_is_a_clear_user_error(
+        run_dir: Path, command: list[str]) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, time; "
+         f"c = duckdb.connect({str(run_dir / 'warehouse.duckdb')!r}); "
+         "print('open', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        result = segengine(run_dir, *command)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == 1, result.output
+    assert f"is held open for writing by process {holder.pid} (not a segengine command" \
+        in result.stderr
+    assert "Close that connection" in result.stderr
+    assert "Internal error" not in result.stderr and "segengine run" not in result.stderr

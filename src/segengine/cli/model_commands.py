@@ -19,14 +19,11 @@ from segengine.present.report import cluster_report, rfm_report
 @contextlib.contextmanager
 def _warehouse(app: AppContext) -> Iterator[tuple[duckdb.DuckDBPyConnection, Path]]:
     """The warehouse DuckDB file, opened read-only."""
-    path = Layout(app.settings().data_dir).warehouse
-    if not path.is_file():
-        raise SegengineError(f"no warehouse at {path}. Run `segengine run` first")
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as exc:
-        raise SegengineError(f"cannot open the warehouse {path} ({exc}). If a `segengine run` "
-                             "is in progress, wait for it to finish") from exc
+    from segengine.run.readonly import open_warehouse
+
+    layout = Layout(app.settings().data_dir)
+    path = layout.warehouse
+    con = open_warehouse(layout)
     try:
         yield con, path
     finally:

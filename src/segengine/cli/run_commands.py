@@ -6,10 +6,9 @@ import sys
 from datetime import date
 
 import click
-import duckdb
 
 from segengine.cli import AppContext, as_of_option, cli, error_boundary, parse_date, pass_app
-from segengine.errors import QueryError, SegengineError
+from segengine.errors import SegengineError
 from segengine.lake.layout import Layout
 from segengine.present.display import format_table, render
 
@@ -75,21 +74,16 @@ def migration(app: AppContext, from_date: date, to_date: date) -> None:
 def sql(app: AppContext, query: str, fmt: str, max_rows: int) -> None:
     """Run read-only SQL against warehouse.duckdb and print the result.
 
+    Only queries run (SELECT, WITH, EXPLAIN, DESCRIBE, SHOW, SUMMARIZE), each statement checked
+    with DuckDB's parser, on a read-only connection that cannot reach files outside the data
+    directory's out/ and lake/. The lake is readable as the views transactions and customers.
+
     Example: segengine sql "SELECT customer_segment, COUNT(*) FROM customer_segments GROUP BY 1"
     """
-    path = Layout(app.settings().data_dir).warehouse
-    if not path.exists():
-        raise SegengineError(f"no warehouse at {path}. Run `segengine run` first")
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        frame = con.sql(query).pl()
-    except duckdb.Error as exc:
-        raise QueryError(f"query failed: {exc}") from exc
-    except AttributeError:
-        raise QueryError("the statement returned no rows; `sql` runs read-only SELECTs") from None
-    finally:
-        con.close()
-    click.echo(render(frame, fmt, max_rows=max_rows))
+    from segengine.run.readonly import run_query
+
+    layout = Layout(app.settings().data_dir)
+    click.echo(run_query(layout, query, lambda frame: render(frame, fmt, max_rows=max_rows)))
 
 
 @cli.command()
