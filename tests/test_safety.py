@@ -7,6 +7,7 @@ byte-identical before and after (content hashes of every file under them).
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -210,3 +211,77 @@ def test_a_warehouse_held_read_write_by_a_notebook_is_a_clear_user_error(
         in result.stderr
     assert "Close that connection" in result.stderr
     assert "Internal error" not in result.stderr and "segengine run" not in result.stderr
+
+
+# ---------------------------------------------------------------- mapping expressions (item 2)
+
+MAPPING_SOURCE = {"customer_id": ["1"], "transaction_date": ["2024-01-01"],
+                  "transaction_amount": ["5.00"], "m": ["shop"]}
+
+
+@pytest.mark.parametrize("expression, why", [
+    ("(SELECT string_agg(content, '') FROM read_text('/etc/hostname'))", "holds a subquery"),
+    ("read_text('/etc/hostname')", "read_text() is a table function"),
+    ("m || (SELECT 'x')", "holds a subquery"),
+    ("m IN (SELECT content FROM read_text('/etc/hostname'))", "holds a subquery"),
+    ("EXISTS (SELECT 1)", "holds a subquery"),
+    ("string_agg(m, ',')", "string_agg() is a aggregate function"),
+    ("row_number() OVER ()", "holds a window expression"),
+    ("m) AS x FROM read_text('/etc/hostname') --", "is more than one expression"),
+    ("m) AS x, (m", "is more than one expression"),
+    ("*", "holds a star expression"),
+])
+def test_a_mapping_expression_that_is_not_scalar_is_refused(expression: str, why: str) -> None:
+    import duckdb
+    import polars as pl
+
+    from segengine.lake.ingest import map_columns
+
+    with pytest.raises(ConfigError, match=r"\[ingest.columns\] merchant_name = .* is not "
+                                          r"allowed: .*" + re.escape(why)):
+        map_columns(duckdb.connect(), pl.DataFrame(MAPPING_SOURCE),
+                    {"merchant_name": expression}, source_name="s")
+
+
+@pytest.mark.parametrize("expression, value", [
+    ("upper(m)", "SHOP"),
+    ("CASE WHEN m = 'shop' THEN 'Shop' ELSE NULL END", "Shop"),
+    ("CAST(length(m) AS VARCHAR) || '-' || m", "4-shop"),
+    ("list_transform(['a'], lambda x: x || m)[1]", "ashop"),
+    ("coalesce(NULL, m)", "shop"),
+])
+def test_scalar_mapping_expressions_still_work(expression: str, value: str) -> None:
+    import duckdb
+    import polars as pl
+
+    from segengine.lake.ingest import map_columns
+
+    out = map_columns(duckdb.connect(), pl.DataFrame(MAPPING_SOURCE),
+                      {"merchant_name": expression}, source_name="s")
+    assert out["merchant_name"].to_list() == [value]
+
+
+def test_the_mapping_connection_cannot_read_files_afterwards() -> None:
+    import duckdb
+    import polars as pl
+
+    from segengine.lake.ingest import map_columns
+
+    con = duckdb.connect()
+    map_columns(con, pl.DataFrame(MAPPING_SOURCE), {}, source_name="s")
+    with pytest.raises(duckdb.PermissionException):
+        con.sql("SELECT * FROM read_text('/etc/hostname')").fetchall()
+
+
+def test_ingest_with_a_file_reading_mapping_fails_and_writes_nothing(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    src = tmp_path / "tx.csv"
+    src.write_text("customer_id,transaction_date,transaction_amount\n1,2024-01-01,5.00\n")
+    config = tmp_path / "segengine.toml"
+    config.write_text('[ingest.columns]\nmerchant_name = "(SELECT string_agg(content, \'\') '
+                      'FROM read_text(\'/etc/hostname\'))"\n')
+    result = segengine(data_dir, "ingest", src, config=config)
+    assert result.exit_code == 1, result.output
+    assert "Error: [ingest.columns] merchant_name = " in result.stderr
+    assert "is not allowed: it holds a subquery" in result.stderr
+    assert state(data_dir) == {}

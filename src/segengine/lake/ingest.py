@@ -9,24 +9,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
-import pyarrow as pa
 
 from segengine.config import IngestConfig
-from segengine.errors import ConfigError, DataError
+from segengine.errors import DataError
 from segengine.lake.layout import Layout, read_customers, write_parquet_atomic
+from segengine.lake.mapping import map_columns, quote_ident
+from segengine.lake.sandbox import confine, confined_connection
 from segengine.lake.schemas import (
     CUSTOMERS,
     CUSTOMERS_REQUIRED,
     TRANSACTIONS,
-    TRANSACTIONS_REQUIRED,
     check_schema,
 )
 from segengine.lake.validate import (
@@ -38,11 +37,6 @@ from segengine.lake.validate import (
 
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 _MONTH = pl.col("transaction_date").dt.strftime("%Y-%m")
-
-
-def quote_ident(name: str) -> str:
-    """A DuckDB identifier, double-quoted (source column names may hold spaces or quotes)."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def read_source(con: duckdb.DuckDBPyConnection, path: Path,
@@ -109,77 +103,16 @@ def _read_whitespace(con: duckdb.DuckDBPyConnection, path: Path,
     return con.sql(f"SELECT {cols} FROM ({lines})", params={k: params[k] for k in ("path", "skip")})
 
 
-def map_columns(
-    con: duckdb.DuckDBPyConnection,
-    source: duckdb.DuckDBPyRelation | pa.Table | pl.DataFrame,
-    mapping: Mapping[str, str],
-    *,
-    schema: Mapping[str, pl.DataType] = TRANSACTIONS,
-    required: Sequence[str] = TRANSACTIONS_REQUIRED,
-    source_name: str,
-    setting: str = "ingest.columns",
-) -> pl.DataFrame:
-    """Apply a column mapping with DuckDB and materialise the target columns.
-
-    Each mapping value is a source column name (matched case-insensitively) or a DuckDB SQL
-    expression over source columns. Unmapped targets are taken from a same-named source column;
-    optional targets absent from both are omitted (validation fills them). All missing required
-    columns are reported at once, naming `setting`. Use try_strptime / TRY_CAST in expressions so
-    bad values are quarantined rather than failing the whole load.
-    """
-    if isinstance(source, pl.DataFrame):
-        source = source.to_arrow()
-    rel = con.from_arrow(source) if isinstance(source, pa.Table) else source
-    unknown = sorted(set(mapping) - set(schema))
-    if unknown:
-        raise ConfigError(
-            f"[{setting}] maps unknown target column(s) {', '.join(unknown)}. "
-            f"Valid targets: {', '.join(schema)}"
-        )
-    by_lower = {c.lower(): c for c in rel.columns}
-    exprs: dict[str, str] = {}
-    for target in schema:
-        value = mapping.get(target, target).strip()
-        if value.lower() in by_lower:
-            exprs[target] = quote_ident(by_lower[value.lower()])
-        elif target in mapping:
-            if ";" in re.sub(r"'[^']*'", "", value):
-                raise ConfigError(f"[{setting}] {target} = {value!r} must be one SQL expression")
-            exprs[target] = f"({value})"
-    missing = [c for c in required if c not in exprs]
-    available = ", ".join(rel.columns)
-    if missing:
-        raise DataError(
-            f"{source_name} is missing required column(s) {', '.join(missing)} "
-            f"(source columns: {available}). Map them in segengine.toml, e.g. add "
-            f'`{missing[0]} = "<source column or SQL expression>"` under [{setting}]'
-        )
-    try:
-        projected = rel.project(", ".join(f"{e} AS {quote_ident(t)}" for t, e in exprs.items()))
-    except duckdb.Error as exc:
-        raise DataError(
-            f"a mapping under [{setting}] does not work on {source_name}: {_first_line(exc)}. "
-            f"Source columns: {available}. Fix the expression in segengine.toml (CSV columns "
-            "are text: cast them, e.g. Quantity::DECIMAL(12, 2) * UnitPrice::DECIMAL(12, 2))"
-        ) from exc
-    try:
-        return projected.pl()
-    except duckdb.Error as exc:
-        raise DataError(
-            f"cannot read or map {source_name}: {_first_line(exc)}. If a value failed to "
-            f"convert, use try_strptime / TRY_CAST under [{setting}] so bad values are "
-            "quarantined instead; otherwise check that the file is complete and the settings "
-            "ingest.delimiter and ingest.header"
-        ) from exc
-
-
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0].rstrip(".") if str(exc).strip() else type(exc).__name__
 
 
 def load_file(con: duckdb.DuckDBPyConnection, path: Path, config: IngestConfig, *,
               kind: str = "transactions") -> Validated:
-    """Read, map and validate one transactions or customers file (nothing is written)."""
+    """Read, map and validate one transactions or customers file (nothing is written).
+
+    `con` is confined to this file unless its owner already confined it (to all inputs)."""
+    confine(con, files=[path])
     rel = read_source(con, path, config)
     if kind == "customers":
         raw = map_columns(con, rel, config.customer_columns, schema=CUSTOMERS,
@@ -322,7 +255,7 @@ def ingest_files(layout: Layout, paths: Sequence[Path], *, config: IngestConfig,
     lake is unchanged. A load record `rejects/<kind>/<load_id>.json` is written for every file.
     """
     jobs = [(p, "transactions") for p in paths] + ([(customers, "customers")] if customers else [])
-    con = duckdb.connect()
+    con = confined_connection(files=[p for p, _ in jobs])
     try:
         loads = [FileLoad(p, kind, make_load_id(p, now), load_file(con, p, config, kind=kind))
                  for p, kind in jobs]
