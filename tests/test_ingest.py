@@ -52,13 +52,13 @@ def test_clean_rows_get_the_lake_schema_and_defaults() -> None:
         "transaction_id": ["a", "b"],
         "customer_id": ["00001", " 00002 "],
         "transaction_date": ["2024-01-05", "2024-01-06T23:59:59"],
-        "transaction_amount": ["11.775", "11.785"],
+        "transaction_amount": ["11.7", "11.7800"],
         "merchant_category": [" ", "Travel"],
         "status": ["APPROVED", "Declined"],
     })
     v = validate_transactions(raw, source="t")
     expected = tx([
-        ("a", "00001", date(2024, 1, 5), Decimal("11.78"), None, "Uncategorized", None, "approved"),
+        ("a", "00001", date(2024, 1, 5), Decimal("11.70"), None, "Uncategorized", None, "approved"),
         ("b", "00002", date(2024, 1, 6), Decimal("11.78"), None, "Travel", None, "declined"),
     ])
     assert_frame_equal(v.clean, expected)
@@ -84,7 +84,7 @@ def test_each_bad_row_is_quarantined_with_its_reason() -> None:
         "source_row": [2, 3, 4, 5, 6, 7, 8],
         "reject_reason": [
             "null_customer_id", "non_positive_amount", "non_positive_amount", "null_amount",
-            "unknown_status", "duplicate_transaction_id", "unparseable_transaction_date",
+            "unknown_status", "duplicate_id_conflict", "unparseable_transaction_date",
         ],
         "transaction_id": ["R2", "R3", "R4", "R5", "R6", "R1", "R8"],
         "customer_id": [None, "C3", "C4", "C5", "C6", "C7", "C8"],
@@ -95,7 +95,7 @@ def test_each_bad_row_is_quarantined_with_its_reason() -> None:
     }, schema_overrides={"source_row": pl.Int64})
     assert_frame_equal(v.rejects, expected)
     assert v.counts == {
-        "duplicate_transaction_id": 1, "non_positive_amount": 2, "null_amount": 1,
+        "duplicate_id_conflict": 1, "non_positive_amount": 2, "null_amount": 1,
         "null_customer_id": 1, "unknown_status": 1, "unparseable_transaction_date": 1,
     }
 
@@ -109,29 +109,45 @@ def test_a_row_with_several_problems_gets_all_reasons_in_check_order() -> None:
     ]
 
 
-def test_the_first_valid_row_keeps_a_duplicated_id() -> None:
-    raw = pl.DataFrame({"transaction_id": ["x", "x", "x"], "customer_id": ["a", "b", "c"],
-                        "transaction_date": ["2024-01-01"] * 3,
-                        "transaction_amount": ["-1", "2", "3"]})
+def test_the_first_valid_row_keeps_a_duplicated_id_and_different_content_is_a_conflict() -> None:
+    raw = pl.DataFrame({"transaction_id": ["x"] * 4, "customer_id": ["a", "b", "c", "b"],
+                        "transaction_date": ["2024-01-01"] * 4,
+                        "transaction_amount": ["-1", "2", "3", "2.00"]})
     v = validate_transactions(raw, source="t")
     assert v.clean["customer_id"].to_list() == ["b"]
     assert v.rejects["reject_reason"].to_list() == [
-        "non_positive_amount; duplicate_transaction_id", "duplicate_transaction_id"]
+        "non_positive_amount; duplicate_id_conflict", "duplicate_id_conflict",
+        "duplicate_transaction_id"]
 
 
-def test_amounts_rounding_to_zero_and_out_of_range_are_rejected() -> None:
-    raw = pl.DataFrame({"customer_id": ["a", "b"], "transaction_date": ["2024-01-01"] * 2,
-                        "transaction_amount": ["0.004", "10000000000"]})
+def test_amounts_are_never_rounded_sub_cent_and_out_of_range_are_rejected() -> None:
+    raw = pl.DataFrame({"customer_id": list("abcdefghi"), "transaction_date": ["2024-01-01"] * 9,
+                        "transaction_amount": ["0.004", "12.345", "10000000000", "1000000.01",
+                                               "1000000.00", "12.340", "1e40", "-0.005",
+                                               "9999999999.995"]})
     v = validate_transactions(raw, source="t")
-    assert v.rejects["reject_reason"].to_list() == ["non_positive_amount", "amount_out_of_range"]
+    assert v.rejects["reject_reason"].to_list() == [
+        "sub_cent_amount", "sub_cent_amount", "amount_out_of_range", "amount_out_of_range",
+        "amount_out_of_range", "sub_cent_amount; non_positive_amount",
+        "amount_out_of_range; sub_cent_amount"]
+    assert v.clean["transaction_amount"].to_list() == [Decimal("1000000.00"), Decimal("12.34")]
 
 
-def test_amount_that_overflows_only_after_rounding_is_rejected_not_nulled() -> None:
+def test_max_amount_is_a_setting() -> None:
     raw = pl.DataFrame({"customer_id": ["a", "b"], "transaction_date": ["2024-01-01"] * 2,
-                        "transaction_amount": ["9999999999.995", "9999999999.99"]})
-    v = validate_transactions(raw, source="t")
-    assert v.rejects["reject_reason"].to_list() == ["amount_out_of_range"]
-    assert v.clean["transaction_amount"].cast(pl.Float64).to_list() == [9999999999.99]
+                        "transaction_amount": ["500.00", "500.01"]})
+    v = validate_transactions(raw, source="t", max_amount=Decimal("500"))
+    assert v.counts == {"amount_out_of_range": 1}
+
+
+def test_a_date_after_the_load_day_plus_one_is_future_dated() -> None:
+    raw = pl.DataFrame({"customer_id": ["a", "b", "c"],
+                        "transaction_date": ["2025-06-16", "2025-06-17", "2031-06-15"],
+                        "transaction_amount": ["1.00"] * 3})
+    v = validate_transactions(raw, source="t", load_day=date(2025, 6, 15))
+    assert v.clean["customer_id"].to_list() == ["a"]
+    assert v.rejects["reject_reason"].to_list() == ["future_date", "future_date"]
+    assert validate_transactions(raw, source="t").rejected == 0  # no load day, no check
 
 
 def test_derived_ids_are_deterministic_and_keep_identical_purchases() -> None:

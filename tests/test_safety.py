@@ -285,3 +285,126 @@ def test_ingest_with_a_file_reading_mapping_fails_and_writes_nothing(tmp_path: P
     assert "Error: [ingest.columns] merchant_name = " in result.stderr
     assert "is not allowed: it holds a subquery" in result.stderr
     assert state(data_dir) == {}
+
+
+# ---------------------------------------------------------------- as-of after the lake (item 7)
+
+
+def test_as_of_after_the_lake_is_refused_before_computing(run_dir: Path) -> None:
+    before = state(run_dir)
+    result = segengine(run_dir, "run", "--as-of", "2025-12-31")
+    assert result.exit_code == 1, result.output
+    assert "the lake ends on 2025-10-31" in result.stderr
+    assert "Pull or ingest first, or pass --allow-stale-lake" in result.stderr
+    assert "customer_activity" not in result.stderr  # nothing computed
+    assert state(run_dir) == before
+
+
+def test_allow_stale_lake_runs_an_as_of_after_the_lake(run_dir: Path) -> None:
+    result = segengine(run_dir, "run", "--as-of", "2025-11-02", "--allow-stale-lake")
+    assert result.exit_code == 0, result.stderr
+    assert (run_dir / "out" / "2025-11-02" / "customer_segments.parquet").is_file()
+
+
+def write_csv(path: Path, rows: list[str],
+              header: str = "transaction_id,customer_id,transaction_date,transaction_amount"
+              ) -> Path:
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def lake_rows(data_dir: Path) -> list[tuple[object, ...]]:
+    import polars as pl
+
+    from segengine.lake.layout import Layout
+
+    files = Layout(data_dir).partition_files()
+    if not files:
+        return []
+    frame = pl.read_parquet(files).sort("transaction_id")
+    return frame.select("transaction_id", "customer_id", "transaction_date",
+                        "transaction_amount").rows()
+
+
+def rejects(data_dir: Path) -> list[tuple[object, ...]]:
+    import polars as pl
+
+    files = sorted((data_dir / "rejects" / "transactions").glob("*.parquet"))
+    if not files:
+        return []
+    return pl.concat([pl.read_parquet(f) for f in files], how="diagonal").select(
+        "transaction_id", "reject_reason").sort("transaction_id").rows()
+
+
+def test_a_future_dated_row_is_quarantined_and_does_not_move_the_default_as_of(
+        tmp_path: Path) -> None:
+    from datetime import date
+
+    from segengine.lake.layout import Layout, latest_transaction_date
+
+    data_dir = tmp_path / "data"
+    src = write_csv(tmp_path / "tx.csv", ["T1,C1,2024-03-01,10.00", "T2,C1,2031-06-15,10.00"])
+    result = segengine(data_dir, "ingest", src, "--max-reject-pct", "60")
+    assert result.exit_code == 0, result.stderr
+    assert "  future_date: 1" in result.stderr
+    assert rejects(data_dir) == [("T2", "future_date")]
+    assert latest_transaction_date(Layout(data_dir)) == date(2024, 3, 1)
+
+
+# ---------------------------------------------------------------- amounts (item 10)
+
+
+def test_ingest_quarantines_sub_cent_and_out_of_range_amounts_never_rounding(
+        tmp_path: Path) -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    data_dir = tmp_path / "data"
+    src = write_csv(tmp_path / "tx.csv", [
+        "T1,C1,2024-03-01,12.345", "T2,C1,2024-03-01,0.004", "T3,C1,2024-03-01,1000000.01",
+        "T4,C1,2024-03-01,9999999999.99", "T5,C1,2024-03-01,1000000.00",
+        "T6,C1,2024-03-01,12.30"])
+    result = segengine(data_dir, "ingest", src, "--max-reject-pct", "100")
+    assert result.exit_code == 0, result.stderr
+    assert rejects(data_dir) == [("T1", "sub_cent_amount"), ("T2", "sub_cent_amount"),
+                                 ("T3", "amount_out_of_range"), ("T4", "amount_out_of_range")]
+    assert lake_rows(data_dir) == [("T5", "C1", date(2024, 3, 1), Decimal("1000000.00")),
+                                   ("T6", "C1", date(2024, 3, 1), Decimal("12.30"))]
+
+
+def test_max_amount_setting_is_checked(tmp_path: Path) -> None:
+    config = tmp_path / "segengine.toml"
+    config.write_text("[ingest]\nmax_amount = 20000000000\n")
+    src = write_csv(tmp_path / "tx.csv", ["T1,C1,2024-03-01,1.00"])
+    result = segengine(tmp_path / "data", "ingest", src, config=config)
+    assert result.exit_code == 1
+    assert "ingest.max_amount = 20000000000.0 must be a positive amount" in result.stderr
+
+
+def test_five_purchases_at_max_amount_for_one_customer_run_and_pass_the_gate(
+        tmp_path: Path) -> None:
+    """Sums, squares and ratios of the largest accepted amounts must not overflow."""
+    from datetime import timedelta
+
+    from tests.frames import AS_OF, portfolio, tx, write_lake
+
+    rows, custs = portfolio()
+    rows += [tx("MAX", AS_OF - timedelta(days=d), "1000000.00") for d in (1, 2, 3, 100, 400)]
+    root = write_lake(tmp_path / "data", rows, custs)
+    result = segengine(root, "run")
+    assert result.exit_code == 0, result.stderr
+    out = segengine(root, "sql", "SELECT lifetime_value FROM customer_segments "
+                    "WHERE customer_id = 'MAX'", "--format", "csv")
+    assert out.stdout.strip() == "lifetime_value\n5000000.00"
+
+
+def test_the_gate_flags_an_implausible_credit_utilization() -> None:
+    import polars as pl
+
+    from segengine.run.quality import check_plausible_ratios
+
+    profile = pl.DataFrame({"customer_id": ["a", "b", "c", "d"],
+                            "credit_utilization_pct": [12.5, 1000.0, 29850766.10, None]})
+    (result,) = check_plausible_ratios({"customer_360_profile": profile}, 1000.0)
+    assert result.level == "error" and result.failing == 1 and result.examples == ["c"]
+    assert result.name == "customer_360_profile.credit_utilization_pct within 0..1000"

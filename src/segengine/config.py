@@ -44,6 +44,10 @@ class IngestConfig:
     """Whether CSV files have a header row."""
     column_names: list[str] = field(default_factory=list)
     """Names for CSV columns when `header = false` (default column0, column1, ...)."""
+    max_amount: float = 1_000_000.00
+    """Quarantine transactions above this amount (amount_out_of_range); at most 9999999999.99."""
+    encoding: str = "utf-8"
+    """Text encoding of CSV input, e.g. latin-1 or cp1252 (any Python codec name)."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,8 @@ class QualityConfig:
     """Warn when a behavioural segment holds less than this % of customers."""
     reconcile_sample: int = 1000
     """Customers whose window sums are recomputed independently by the gate."""
+    max_credit_utilization_pct: float = 1000.0
+    """Error when a customer's credit_utilization_pct exceeds this (10x the limit a month)."""
 
 
 @dataclass(frozen=True)

@@ -17,16 +17,20 @@ from segengine.present.display import format_table, render
 @as_of_option
 @click.option("--segments-file", type=click.Path(dir_okay=False, exists=True),
               help="External ML segmentation CSV (customer_id, segment_id, segment_name).")
+@click.option("--allow-stale-lake", is_flag=True,
+              help="Allow an --as-of after the lake's last transaction date.")
 @pass_app
 @error_boundary
-def run(app: AppContext, as_of: date | None, segments_file: str | None) -> None:
+def run(app: AppContext, as_of: date | None, segments_file: str | None,
+        allow_stale_lake: bool = False) -> None:
     """Compute every output table as of a date and publish warehouse, out/ and the manifest.
 
     Example: segengine run --as-of 2025-10-31
     """
     from segengine.run.pipeline import run_pipeline
 
-    result = run_pipeline(app.settings(), as_of=as_of, segments_file=segments_file, log=app.info)
+    result = run_pipeline(app.settings(), as_of=as_of, segments_file=segments_file, log=app.info,
+                          allow_stale_lake=allow_stale_lake)
     app.info(f"published run {result.run_id}; manifest {result.manifest_path}")
     click.echo(format_table(result.segment_summary))
 

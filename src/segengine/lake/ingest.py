@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -31,6 +31,7 @@ from segengine.lake.schemas import (
 from segengine.lake.validate import (
     Validated,
     check_reject_threshold,
+    max_amount_setting,
     validate_customers,
     validate_transactions,
 )
@@ -108,7 +109,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def load_file(con: duckdb.DuckDBPyConnection, path: Path, config: IngestConfig, *,
-              kind: str = "transactions") -> Validated:
+              kind: str = "transactions", load_day: date | None = None) -> Validated:
     """Read, map and validate one transactions or customers file (nothing is written).
 
     `con` is confined to this file unless its owner already confined it (to all inputs)."""
@@ -124,7 +125,9 @@ def load_file(con: duckdb.DuckDBPyConnection, path: Path, config: IngestConfig, 
         raise DataError(f"input file {path} has no data rows. Check the file or ingest.header")
     if kind == "customers":
         return validate_customers(raw, source=str(path))
-    return validate_transactions(raw, source=str(path))
+    return validate_transactions(raw, source=str(path),
+                                 max_amount=max_amount_setting(config.max_amount),
+                                 load_day=load_day)
 
 
 def write_rejects(layout: Layout, validated: Validated, *, source: str,
@@ -257,7 +260,8 @@ def ingest_files(layout: Layout, paths: Sequence[Path], *, config: IngestConfig,
     jobs = [(p, "transactions") for p in paths] + ([(customers, "customers")] if customers else [])
     con = confined_connection(files=[p for p, _ in jobs])
     try:
-        loads = [FileLoad(p, kind, make_load_id(p, now), load_file(con, p, config, kind=kind))
+        loads = [FileLoad(p, kind, make_load_id(p, now),
+                          load_file(con, p, config, kind=kind, load_day=now.date()))
                  for p, kind in jobs]
     finally:
         con.close()

@@ -6,11 +6,13 @@ Pure functions: no I/O, no clock. `ingest` (files) and `sync` (Snowflake pull) s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
 
 import duckdb
 import polars as pl
 
-from segengine.errors import DataError
+from segengine.errors import ConfigError, DataError
 from segengine.lake.schemas import (
     CUSTOMERS,
     CUSTOMERS_REQUIRED,
@@ -25,7 +27,12 @@ REASON_SEPARATOR = "; "
 
 _DATE_FORMATS = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M")
 _WIDE = pl.Decimal(38, 10)
-_MAX_AMOUNT = 10**10  # Decimal(12, 2) holds up to 9,999,999,999.99
+DEFAULT_MAX_AMOUNT = Decimal("1000000.00")
+"""`ingest.max_amount`: larger amounts are quarantined as amount_out_of_range (§3)."""
+LAKE_MAX_AMOUNT = Decimal("9999999999.99")
+"""The largest amount the lake's DECIMAL(12, 2) holds; `ingest.max_amount` may not exceed it."""
+_SUB_CENT_TEXT = r"\.\d\d0*[1-9]"
+"""A third or later decimal that is not zero, in the text as given (e.g. 12.345, 0.004)."""
 
 
 @dataclass(frozen=True)
@@ -86,14 +93,19 @@ def to_cents(wide: pl.Expr) -> pl.Expr:
     return wide.round(2).cast(MONEY, strict=False)
 
 
-def validate_transactions(raw: pl.DataFrame, *, source: str) -> Validated:
+def validate_transactions(raw: pl.DataFrame, *, source: str,
+                          max_amount: Decimal = DEFAULT_MAX_AMOUNT,
+                          load_day: date | None = None) -> Validated:
     """Check and type mapped transaction rows (§3); bad rows are quarantined with reasons.
 
-    Amounts are rounded half-to-even to cents; an amount that rounds to 0.00 is non-positive.
-    Missing `status` column → all `approved`; null/blank category → `Uncategorized`. Rows whose
-    transaction_id is missing or blank get a derived id `<md5(content)[:16]>-<n>`, n = occurrence
-    among identical rows, so re-loading the same data never duplicates. Of rows sharing an id the
-    first valid one is kept and every other one is quarantined as `duplicate_transaction_id`.
+    Amounts are never rounded: more than 2 decimals is `sub_cent_amount` (0.004 is sub-cent,
+    not non-positive), above `max_amount` is `amount_out_of_range`. A date after `load_day` + 1
+    is `future_date` (no check when `load_day` is None). Missing `status` column → all
+    `approved`; null/blank category → `Uncategorized`. Rows whose transaction_id is missing or
+    blank get a derived id `<md5(content)[:16]>-<n>`, n = occurrence among identical rows, so
+    re-loading the same data never duplicates. Of rows sharing an id the first valid one is
+    kept; a later row with the same content is `duplicate_transaction_id`, one with different
+    content is `duplicate_id_conflict`.
     """
     _require(raw, TRANSACTIONS_REQUIRED, source)
     schema = raw.schema
@@ -111,24 +123,28 @@ def validate_transactions(raw: pl.DataFrame, *, source: str) -> Validated:
         .alias("status"),
         text("transaction_date").alias("_raw_date"),
         text("transaction_amount").alias("_raw_amount"),
-    ).with_columns(to_cents(pl.col("_wide")).alias("transaction_amount"))
-    raw_date, raw_amount = pl.col("_raw_date"), pl.col("_raw_amount")
+    ).with_columns(pl.col("_wide").cast(MONEY, strict=False).alias("transaction_amount"))
+    raw_date, raw_amount, wide = pl.col("_raw_date"), pl.col("_raw_amount"), pl.col("_wide")
+    is_number = raw_amount.cast(pl.Float64, strict=False).is_not_null()
+    latest = load_day + timedelta(days=1) if load_day is not None else None
     checks = [
         ("null_customer_id", pl.col("customer_id").is_null()),
         ("null_transaction_date", raw_date.is_null()),
         ("unparseable_transaction_date",
          raw_date.is_not_null() & pl.col("transaction_date").is_null()),
+        ("future_date", pl.col("transaction_date") > latest if latest else pl.lit(False)),
         ("null_amount", raw_amount.is_null()),
-        ("unparseable_amount", raw_amount.is_not_null() & pl.col("_wide").is_null()),
-        # also catches values that only overflow Decimal(12, 2) once rounded to cents
-        ("amount_out_of_range", (pl.col("_wide").abs() >= _MAX_AMOUNT)
-         | (pl.col("_wide").is_not_null() & pl.col("transaction_amount").is_null())),
-        ("non_positive_amount",
-         (pl.col("_wide").abs() < _MAX_AMOUNT) & (pl.col("transaction_amount") <= 0)),
+        ("unparseable_amount", raw_amount.is_not_null() & wide.is_null() & ~is_number),
+        # a number too large even for Decimal(38, 10) is out of range, not unparseable
+        ("amount_out_of_range", (wide > max_amount) | (wide.is_null() & is_number)),
+        ("sub_cent_amount", (wide != wide.round(2))
+         | (wide.is_not_null() & raw_amount.str.contains(_SUB_CENT_TEXT))),
+        ("non_positive_amount", wide <= 0),
         ("unknown_status", ~pl.col("status").is_in(STATUSES).fill_null(False)),
     ]
     typed = _with_derived_ids(typed).with_columns(_reasons(checks).alias("_reasons"))
-    typed = _mark_duplicates(typed, "transaction_id", "duplicate_transaction_id")
+    typed = _mark_duplicates(typed, "transaction_id", "duplicate_transaction_id",
+                             conflict="duplicate_id_conflict")
     return _split(raw, typed, TRANSACTIONS, source)
 
 
@@ -172,6 +188,16 @@ def validate_customers(raw: pl.DataFrame, *, source: str) -> Validated:
     return _split(raw, typed, CUSTOMERS, source)
 
 
+def max_amount_setting(value: float) -> Decimal:
+    """`ingest.max_amount` as an exact Decimal, or a ConfigError naming the setting."""
+    amount = Decimal(str(value))
+    if not Decimal(0) < amount <= LAKE_MAX_AMOUNT or amount != amount.quantize(Decimal("0.01")):
+        raise ConfigError(f"ingest.max_amount = {value} must be a positive amount in cents up to "
+                          f"{LAKE_MAX_AMOUNT} (the lake stores DECIMAL(12, 2)). Fix it in "
+                          "segengine.toml ([ingest] max_amount) or SEGENGINE_INGEST__MAX_AMOUNT")
+    return amount
+
+
 def check_reject_threshold(validated: Validated, *, max_reject_pct: float, source: str,
                            rejects_path: str | None = None) -> None:
     """Raise DataError when more than `max_reject_pct` % of the rows were rejected."""
@@ -205,18 +231,29 @@ def _reasons(checks: list[tuple[str, pl.Expr]]) -> pl.Expr:
     ).list.drop_nulls()
 
 
-def _mark_duplicates(typed: pl.DataFrame, key: str, reason: str) -> pl.DataFrame:
-    """Add `reason` to every row of a repeated key but the first valid one (else the first)."""
+def _mark_duplicates(typed: pl.DataFrame, key: str, reason: str,
+                     conflict: str | None = None) -> pl.DataFrame:
+    """Add `reason` to every row of a repeated key but the first valid one (else the first).
+
+    With `conflict`, a repeated row whose lake columns differ from the kept row's gets
+    `conflict` instead: only an identical re-sent row is a plain duplicate.
+    """
     repeated = typed[key].is_duplicated() & typed[key].is_not_null()
     if not repeated.any():
         return typed
     row = pl.col("source_row")
     keeper = pl.coalesce(row.filter(pl.col("_reasons").list.len() == 0).min(), row.min())
-    marked = typed.filter(repeated).with_columns(
-        pl.when(row != keeper.over(key))
-        .then(pl.col("_reasons").list.concat(pl.lit([reason])))
+    marked = typed.filter(repeated).with_columns(keeper.over(key).alias("_keeper"))
+    extra = pl.lit([reason])
+    if conflict is not None:
+        content = pl.struct([c for c in TRANSACTIONS if c != key and c in marked.columns])
+        kept = content.filter(row == pl.col("_keeper")).first().over(key)
+        extra = pl.when(content.eq_missing(kept)).then(extra).otherwise(pl.lit([conflict]))
+    marked = marked.with_columns(
+        pl.when(row != pl.col("_keeper"))
+        .then(pl.col("_reasons").list.concat(extra))
         .otherwise(pl.col("_reasons")).alias("_reasons")
-    )
+    ).drop("_keeper")
     return pl.concat([typed.filter(~repeated), marked]).sort("source_row")
 
 

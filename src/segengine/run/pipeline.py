@@ -204,8 +204,11 @@ def _prefetch_ml() -> None:
 
 def run_pipeline(settings: Settings, *, as_of: date | None = None,
                  segments_file: str | None = None, log: Log | None = None,
-                 now: datetime | None = None) -> RunResult:
-    """Compute every table as of the date, gate quality, then publish warehouse, out/ and runs/."""
+                 now: datetime | None = None, allow_stale_lake: bool = False) -> RunResult:
+    """Compute every table as of the date, gate quality, then publish warehouse, out/ and runs/.
+
+    An as_of after the lake's last transaction date is refused before any computation (every
+    window would look empty, §4) unless `allow_stale_lake`."""
     say: Log = log or (lambda _m: None)
     layout = Layout(settings.data_dir)
     with data_dir_lock(layout, "run"):
@@ -213,7 +216,14 @@ def run_pipeline(settings: Settings, *, as_of: date | None = None,
         for run_id in publish.recover(layout):
             say(f"completed the publish of run {run_id}, which was interrupted after its commit")
         started = now or datetime.now(UTC)
-        as_of = as_of or latest_transaction_date(layout)
+        lake_end = latest_transaction_date(layout)
+        if as_of is not None and as_of > lake_end and not allow_stale_lake:
+            raise DataError(
+                f"--as-of {as_of} is after the last transaction in the lake ({layout.root}): "
+                f"the lake ends on {lake_end}, so every recent window would look empty and "
+                "healthy customers would be published as Declining. Pull or ingest first, or "
+                "pass --allow-stale-lake")
+        as_of = as_of or lake_end
         run_id = f"{as_of.isoformat()}_{started.strftime('%Y%m%dT%H%M%S%fZ')}"
         say(f"run {run_id}: as of {as_of.isoformat()}")
         threading.Thread(target=_prefetch_ml, name="sklearn-import", daemon=True).start()

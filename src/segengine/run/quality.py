@@ -181,6 +181,20 @@ def check_percentages(tables: dict[str, pl.DataFrame]) -> list[CheckResult]:
     return out
 
 
+def check_plausible_ratios(tables: dict[str, pl.DataFrame],
+                           max_credit_utilization_pct: float) -> list[CheckResult]:
+    """Ratio columns without a hard upper bound stay plausible: credit_utilization_pct (average
+    monthly spend over the credit limit) above `quality.max_credit_utilization_pct` means an
+    amount or a credit limit is wrong (e.g. a 9,999,999,999.99 purchase on a 5,000 card)."""
+    profile = tables.get("customer_360_profile")
+    if profile is None or "credit_utilization_pct" not in profile.columns:
+        return []
+    v = pl.col("credit_utilization_pct").cast(pl.Float64)
+    bad = profile.filter((v > max_credit_utilization_pct) | (v < 0))
+    return [_result(f"customer_360_profile.credit_utilization_pct within "
+                    f"0..{max_credit_utilization_pct:g}", bad)]
+
+
 def check_segment_sizes(tables: dict[str, pl.DataFrame], min_pct: float) -> list[CheckResult]:
     """Warn when a segment holds under min_pct of customers (dbt assert_segment_distribution)."""
     seg = tables["customer_segments"]
@@ -205,6 +219,7 @@ def run_checks(tables: dict[str, pl.DataFrame], *, population: pl.Series,
         results += check_reconciliation(tables, recomputed)
     results += check_integrity(tables) + check_percentages(tables)
     results += check_segment_sizes(tables, config.min_segment_pct)
+    results += check_plausible_ratios(tables, config.max_credit_utilization_pct)
     return results
 
 

@@ -29,6 +29,7 @@ from segengine.lake.schemas import CUSTOMERS, CUSTOMERS_REQUIRED, TRANSACTIONS
 from segengine.lake.validate import (
     Validated,
     check_reject_threshold,
+    max_amount_setting,
     validate_customers,
     validate_transactions,
 )
@@ -163,7 +164,7 @@ def _fq(settings: Settings, table: str) -> tuple[str, str, str]:
 
 
 def _validated(con: duckdb.DuckDBPyConnection, raw_path: Path | None, *, customers: bool,
-               settings: Settings, name: str) -> Validated:
+               settings: Settings, name: str, load_day: date | None = None) -> Validated:
     """Map and validate one streamed source file."""
     if raw_path is None:
         schema = CUSTOMERS if customers else TRANSACTIONS
@@ -177,7 +178,8 @@ def _validated(con: duckdb.DuckDBPyConnection, raw_path: Path | None, *, custome
         return validate_customers(raw, source=name)
     raw = map_columns(con, table, settings.snowflake.source.columns, source_name=name,
                       setting="snowflake.source.columns")
-    return validate_transactions(raw, source=name)
+    return validate_transactions(raw, source=name, load_day=load_day,
+                                 max_amount=max_amount_setting(settings.ingest.max_amount))
 
 
 def _quarantine(layout: Layout, validated: Validated, result: PullResult, *, settings: Settings,
@@ -284,7 +286,7 @@ def run_pull(session: Session, settings: Settings, *, since: str | None = None,
                 rows = session.retrying(
                     lambda stmt=stmt, raw=raw: stream_to_parquet(session, stmt, raw))  # type: ignore[misc]
                 validated = _validated(con, raw if rows else None, customers=False,
-                                       settings=settings,
+                                       settings=settings, load_day=now.date(),
                                        name=f"Snowflake table {src.transactions_table} {month}")
                 _quarantine(layout, validated, result, settings=settings,
                             source="snowflake-transactions", load_id=f"{stamp}-{month}")
