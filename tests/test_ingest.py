@@ -231,17 +231,18 @@ def test_whitespace_lines_with_the_wrong_field_count_fail(tmp_path: Path) -> Non
 # ---------------------------------------------------------------- lake writes
 
 
-def test_merge_keeps_the_existing_row_and_skips_ids_in_other_months(tmp_path: Path) -> None:
+def test_merge_skips_identical_rows_and_refuses_a_known_id_with_other_content(
+        tmp_path: Path) -> None:
     layout = Layout(tmp_path)
     old = tx([("a", "c", date(2024, 1, 1), Decimal("1.00"), None, "X", None, "approved")])
-    assert merge_into_lake(layout, old) == {"2024-01": 1}
-    moved = tx([
-        ("a", "c", date(2024, 2, 1), Decimal("9.00"), None, "X", None, "approved"),
-        ("b", "c", date(2024, 2, 2), Decimal("2.00"), None, "X", None, "approved"),
-    ])
-    assert merge_into_lake(layout, moved) == {"2024-02": 1}
-    assert merge_into_lake(layout, moved) == {}
-    assert_frame_equal(lake_frame(tmp_path), pl.concat([old, moved.tail(1)]))
+    assert merge_into_lake(layout, old, load_id="L1") == {"2024-01": 1}
+    new = tx([("b", "c", date(2024, 2, 2), Decimal("2.00"), None, "X", None, "approved")])
+    assert merge_into_lake(layout, pl.concat([old, new]), load_id="L2") == {"2024-02": 1}
+    assert merge_into_lake(layout, new, load_id="L3") == {}
+    moved = tx([("a", "c", date(2024, 2, 1), Decimal("9.00"), None, "X", None, "approved")])
+    with pytest.raises(DataError, match="1 transaction id.*already in the lake with other"):
+        merge_into_lake(layout, moved, load_id="L4")
+    assert_frame_equal(lake_frame(tmp_path), pl.concat([old, new]))
 
 
 def test_replace_months_puts_exactly_the_new_rows(tmp_path: Path) -> None:
@@ -249,7 +250,7 @@ def test_replace_months_puts_exactly_the_new_rows(tmp_path: Path) -> None:
     merge_into_lake(layout, tx([
         ("a", "c", date(2024, 1, 1), Decimal("1.00"), None, "X", None, "approved"),
         ("b", "c", date(2024, 2, 1), Decimal("1.00"), None, "X", None, "approved"),
-    ]))
+    ]), load_id="L1")
     new = tx([("z", "c", date(2024, 1, 9), Decimal("3.00"), None, "X", None, "approved")])
     assert replace_months_in_lake(layout, new, ["2024-01", "2024-02"]) == {
         "2024-01": 1, "2024-02": 0}

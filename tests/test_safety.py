@@ -408,3 +408,182 @@ def test_the_gate_flags_an_implausible_credit_utilization() -> None:
     (result,) = check_plausible_ratios({"customer_360_profile": profile}, 1000.0)
     assert result.level == "error" and result.failing == 1 and result.examples == ["c"]
     assert result.name == "customer_360_profile.credit_utilization_pct within 0..1000"
+
+
+# ---------------------------------------------------------------- conflicting ids (item 8)
+
+
+def test_a_known_id_with_other_content_is_a_conflict_and_identical_rows_are_already_loaded(
+        tmp_path: Path) -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    data_dir = tmp_path / "data"
+    first = write_csv(tmp_path / "a.csv", ["T1,C1,2024-03-01,10.00", "T2,C1,2024-03-02,20.00"])
+    assert segengine(data_dir, "ingest", first).exit_code == 0
+    lake_before = lake_rows(data_dir)
+    later = write_csv(tmp_path / "b.csv", [
+        "T1,C1,2024-03-01,10.00",   # identical re-sent row: already in the lake
+        "T2,C9,2024-03-02,20.00",   # same id, other customer: conflict
+        "T3,C1,2024-04-01,5.00",    # new
+    ])
+    other = write_csv(tmp_path / "c.csv", ["T3,C1,2024-04-01,7.00",   # conflicts with b.csv
+                                           "T4,C2,2024-04-02,1.00"])
+    result = segengine(data_dir, "ingest", later, other, "--max-reject-pct", "60")
+    assert result.exit_code == 0, result.stderr
+    assert "b.csv: 3 rows read, 1 loaded, 1 already in the lake, 1 rejected" in result.stderr
+    assert "c.csv: 2 rows read, 1 loaded, 0 already in the lake, 1 rejected" in result.stderr
+    assert "  duplicate_id_conflict: 1" in result.stderr
+    assert rejects(data_dir) == [("T2", "duplicate_id_conflict"),
+                                 ("T3", "duplicate_id_conflict")]
+    assert lake_rows(data_dir) == [*lake_before,
+                                   ("T3", "C1", date(2024, 4, 1), Decimal("5.00")),
+                                   ("T4", "C2", date(2024, 4, 2), Decimal("1.00"))]
+
+
+# ---------------------------------------------------------------- generate/demo --force (item 4)
+
+
+@pytest.mark.parametrize("command", [["generate"], ["demo"]])
+def test_generate_and_demo_refuse_to_replace_an_ingested_lake(tmp_path: Path,
+                                                              command: list[str]) -> None:
+    data_dir = tmp_path / "data"
+    src = write_csv(tmp_path / "tx.csv", ["T1,C1,2024-03-01,10.00"])
+    assert segengine(data_dir, "ingest", src).exit_code == 0
+    before = state(data_dir)
+    result = segengine(data_dir, *command, "--customers", "30", "--months", "2")
+    assert result.exit_code == 1, result.output
+    assert f"Error: the lake in {data_dir / 'lake'} holds 1 ingested load(s), the latest " \
+        in result.stderr
+    assert f"`segengine {command[0]}` would replace it with synthetic data. Pass --force to " \
+           "overwrite it, or use a fresh --data-dir" in result.stderr
+    assert state(data_dir) == before
+
+
+def test_a_lake_of_unknown_origin_is_not_replaced_without_force(tmp_path: Path) -> None:
+    from tests.frames import portfolio, write_lake
+
+    root = write_lake(tmp_path / "data", *portfolio())
+    before = state(root)
+    result = segengine(root, "generate", "--customers", "30", "--months", "2")
+    assert result.exit_code == 1
+    assert "holds data of unknown origin" in result.stderr
+    assert state(root) == before
+
+
+def test_a_generated_lake_is_regenerated_and_force_replaces_an_ingested_one(
+        tmp_path: Path) -> None:
+    from segengine.lake.layout import Layout
+
+    data_dir = tmp_path / "data"
+    args = ("generate", "--customers", "30", "--months", "2")
+    assert segengine(data_dir, *args).exit_code == 0
+    assert segengine(data_dir, *args, "--seed", "7").exit_code == 0  # generated: no --force
+    src = write_csv(tmp_path / "tx.csv", ["T1,C1,2021-03-01,10.00"])
+    assert segengine(data_dir, "ingest", src).exit_code == 0
+    assert segengine(data_dir, *args).exit_code == 1
+    result = segengine(data_dir, *args, "--force")
+    assert result.exit_code == 0, result.stderr
+    months = [p.parent.name for p in Layout(data_dir).partition_files()]
+    assert months == ["month=2025-09", "month=2025-10"]  # the ingested 2021-03 is gone
+
+
+# ---------------------------------------------------------------- all-or-nothing loads (item 9)
+
+
+def lake_data(data_dir: Path) -> dict[str, str]:
+    return tree_hashes(data_dir / "lake" / "transactions", data_dir / "lake" / "customers")
+
+
+def leftovers(data_dir: Path) -> list[str]:
+    lake = data_dir / "lake"
+    return sorted(str(p.relative_to(data_dir)) for p in lake.rglob("*")
+                  if p.name.endswith(".tmp") or p.name in (".staging", "_journal.json"))
+
+
+@pytest.mark.parametrize("point, outcome", [
+    ("lake-staged-1", "before"), ("lake-staged-3", "before"), ("lake-before-journal", "before"),
+    ("lake-after-journal", "after"), ("lake-mid-commit", "after"),
+])
+def test_a_load_killed_at_any_point_leaves_the_lake_as_before_or_as_after(
+        tmp_path: Path, point: str, outcome: str) -> None:
+    import os
+
+    from segengine.lake.layout import Layout, data_dir_lock
+
+    data_dir = tmp_path / "data"
+    first = write_csv(tmp_path / "a.csv", ["T1,C1,2024-01-05,10.00", "T2,C1,2024-02-05,20.00"])
+    assert segengine(data_dir, "ingest", first).exit_code == 0
+    second = write_csv(tmp_path / "b.csv", ["T3,C1,2024-01-06,1.00", "T4,C2,2024-02-06,2.00",
+                                            "T5,C3,2024-03-06,3.00"])
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id,first_name\nC1,Ada\n")
+    args = ["-m", "segengine", "--data-dir", str(data_dir), "ingest", str(second),
+            "--customers", str(customers)]
+    reference = tmp_path / "reference"
+    shutil.copytree(data_dir, reference)
+    assert subprocess.run([sys.executable, *args[:3], str(reference), *args[4:]],
+                          capture_output=True, timeout=120).returncode == 0
+    before, after = lake_data(data_dir), {
+        k.replace(str(reference), str(data_dir)): v for k, v in lake_data(reference).items()}
+    assert before != after
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "SEGENGINE_FAULT_INJECT": point})
+    assert proc.returncode == -9, proc.stderr
+    with data_dir_lock(Layout(data_dir), "next command"):  # what every writing command does
+        pass
+    assert lake_data(data_dir) == (before if outcome == "before" else after)
+    assert leftovers(data_dir) == []
+
+
+def test_a_generate_killed_mid_way_leaves_the_previous_lake(tmp_path: Path) -> None:
+    import os
+
+    from segengine.lake.layout import Layout, data_dir_lock
+
+    data_dir = tmp_path / "data"
+    assert segengine(data_dir, "generate", "--customers", "30", "--months", "2").exit_code == 0
+    before = lake_data(data_dir)
+    proc = subprocess.run(
+        [sys.executable, "-m", "segengine", "--data-dir", str(data_dir), "generate",
+         "--customers", "40", "--months", "4"], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "SEGENGINE_FAULT_INJECT": "lake-staged-3"})
+    assert proc.returncode == -9, proc.stderr
+    with data_dir_lock(Layout(data_dir), "next command"):
+        pass
+    assert lake_data(data_dir) == before
+    assert leftovers(data_dir) == []
+
+
+# ---------------------------------------------------------------- rejects once, per load (14)
+
+
+def test_reingesting_a_file_records_its_rejects_once_and_counts_them_once(
+        tmp_path: Path) -> None:
+    from segengine.lake.layout import Layout
+    from segengine.run.publish import reject_counts
+
+    data_dir = tmp_path / "data"
+    src = write_csv(tmp_path / "tx.csv", ["T1,C1,2024-03-01,10.00", "T2,,2024-03-01,1.00",
+                                          "T3,C1,2024-03-01,-1"])
+    assert segengine(data_dir, "ingest", src, "--max-reject-pct", "80").exit_code == 0
+    # the same export again, grown by one row (another file, another load id)
+    grown = write_csv(tmp_path / "tx2.csv", ["T1,C1,2024-03-01,10.00", "T2,,2024-03-01,1.00",
+                                             "T3,C1,2024-03-01,-1", "T4,C1,2024-03-02,4.00"])
+    again = segengine(data_dir, "ingest", grown, "--max-reject-pct", "80")
+    assert again.exit_code == 0
+    assert "4 rows read, 1 loaded, 1 already in the lake, 2 rejected" in again.stderr
+    assert len(list((data_dir / "rejects" / "transactions").glob("*.parquet"))) == 1
+    assert reject_counts(Layout(data_dir)) == {"transactions": 2}
+
+
+def test_a_failed_load_does_not_count_in_the_reject_totals(tmp_path: Path) -> None:
+    from segengine.lake.layout import Layout
+    from segengine.run.publish import reject_counts
+
+    data_dir = tmp_path / "data"
+    src = write_csv(tmp_path / "tx.csv", ["T1,C1,2024-03-01,10.00", "T2,,2024-03-01,1.00"])
+    assert segengine(data_dir, "ingest", src).exit_code == 1  # 50% > 1%: nothing loaded
+    assert reject_counts(Layout(data_dir)) == {}
+    assert segengine(data_dir, "ingest", src, "--max-reject-pct", "60").exit_code == 0
+    assert reject_counts(Layout(data_dir)) == {"transactions": 1}

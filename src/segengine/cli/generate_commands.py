@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import date
+from datetime import UTC, date, datetime
 
 import click
 
 from segengine.cli import AppContext, cli, error_boundary, parse_date, pass_app
 from segengine.config import GenerateConfig
-from segengine.errors import ConfigError
+from segengine.errors import ConfigError, DataError
 from segengine.lake.generate import generate_customers, generate_transactions
-from segengine.lake.layout import Layout, data_dir_lock, write_parquet_atomic
+from segengine.lake.layout import Layout, data_dir_lock
+from segengine.lake.loads import LakeLoad, foreign_data
 
 
 def _check(config: GenerateConfig) -> None:
@@ -28,13 +28,28 @@ def _check(config: GenerateConfig) -> None:
         raise ConfigError("generate.seed must be 0 or more. Pass --seed N")
 
 
-def _remove_stale(layout: Layout, keep: set[str]) -> int:
-    """Delete month partitions that were not regenerated; return how many."""
-    stale = [f.parent for f in layout.partition_files()
+def _remove_stale(load: LakeLoad, layout: Layout, keep: set[str]) -> int:
+    """Delete (at commit) month partitions that were not regenerated; return how many."""
+    stale = [f for f in layout.partition_files()
              if f.parent.name.removeprefix("month=") not in keep]
-    for folder in stale:
-        shutil.rmtree(folder)
+    for path in stale:
+        load.delete(path)
     return len(stale)
+
+
+def _invoked() -> str:
+    """The command the user typed (`generate`, or `demo`, which invokes generate)."""
+    return click.get_current_context().find_root().invoked_subcommand or "generate"
+
+
+def refuse_foreign_lake(layout: Layout, *, force: bool, command: str) -> None:
+    """Never replace ingested or pulled data without --force (design §3)."""
+    foreign = foreign_data(layout)
+    if foreign and not force:
+        raise DataError(
+            f"the lake in {layout.root / 'lake'} holds {foreign}; `segengine {command}` would "
+            "replace it with synthetic data. Pass --force to overwrite it, or use a fresh "
+            "--data-dir")
 
 
 @cli.command()
@@ -42,14 +57,17 @@ def _remove_stale(layout: Layout, keep: set[str]) -> int:
 @click.option("--months", type=int, help="Calendar months up to --end (default 18).")
 @click.option("--end", callback=parse_date, help="Last transaction date (default 2025-10-31).")
 @click.option("--seed", type=int, help="Random seed; same seed, identical files (default 42).")
+@click.option("--force", is_flag=True,
+              help="Replace a lake that holds ingested or pulled data.")
 @pass_app
 @error_boundary
 def generate(app: AppContext, customers: int | None, months: int | None, end: date | None,
-             seed: int | None) -> None:
+             seed: int | None, force: bool = False) -> None:
     """Write a synthetic card portfolio into the lake (customers + monthly partitions).
 
     The lake then holds exactly the generated data: month partitions outside the generated
-    range are removed and the customers table is replaced.
+    range are removed and the customers table is replaced, all at once. A lake holding
+    ingested or pulled data (per the lake log) is refused unless --force.
 
     Example: segengine generate --customers 2000 --seed 7
     """
@@ -61,30 +79,37 @@ def generate(app: AppContext, customers: int | None, months: int | None, end: da
     started = time.perf_counter()
     rows = 0
     with data_dir_lock(layout, "generate"):
+        refuse_foreign_lake(layout, force=force, command=_invoked())
         frame = generate_customers(customers=config.customers, months=config.months,
                                    end=config.end, seed=config.seed)
         parts = generate_transactions(frame, months=config.months, end=config.end,
                                       seed=config.seed)
         written: set[str] = set()
-        # Writing month i overlaps generating month i+1 (both release the GIL).
-        with ThreadPoolExecutor(max_workers=1) as pool, click.progressbar(
-            parts, length=config.months, label="Generating months", file=sys.stderr,
-            show_pos=True, hidden=app.verbosity < 0,
-        ) as bar:
-            pending: Future[None] | None = None
-            for month, part in bar:
+        load = LakeLoad(layout, "generate", f"{datetime.now(UTC):%Y%m%dT%H%M%S}Z-generate")
+        try:
+            # Staging month i overlaps generating month i+1 (both release the GIL).
+            with ThreadPoolExecutor(max_workers=1) as pool, click.progressbar(
+                parts, length=config.months, label="Generating months", file=sys.stderr,
+                show_pos=True, hidden=app.verbosity < 0,
+            ) as bar:
+                pending: Future[None] | None = None
+                for month, part in bar:
+                    if pending is not None:
+                        pending.result()
+                    pending = pool.submit(load.put_parquet, part, layout.partition_file(month))
+                    written.add(month)
+                    rows += part.height
                 if pending is not None:
                     pending.result()
-                pending = pool.submit(write_parquet_atomic, part, layout.partition_file(month))
-                written.add(month)
-                rows += part.height
-            if pending is not None:
-                pending.result()
-        removed = _remove_stale(layout, written)
-        # customers last, so an interrupted generate never pairs new customers with old months;
-        # the lake no longer mirrors a Snowflake source, so a pull watermark would be wrong
-        write_parquet_atomic(frame, layout.customers_file)
-        (layout.root / "lake" / "_watermark.json").unlink(missing_ok=True)
+            removed = _remove_stale(load, layout, written)
+            load.put_parquet(frame, layout.customers_file)
+            # the lake no longer mirrors a Snowflake source, so a pull watermark would be wrong
+            load.delete(layout.root / "lake" / "_watermark.json")
+            load.commit({"customers": config.customers, "transactions": rows,
+                         "months": config.months, "end": config.end.isoformat(),
+                         "seed": config.seed})
+        finally:
+            load.abort()
     if removed:
         app.detail(f"removed {removed} partition(s) outside the generated months")
     click.echo(

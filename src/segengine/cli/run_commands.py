@@ -94,16 +94,17 @@ def sql(app: AppContext, query: str, fmt: str, max_rows: int) -> None:
 @click.option("--customers", default=2000, show_default=True, help="Synthetic customers.")
 @click.option("--months", default=18, show_default=True, help="Months of history.")
 @click.option("--seed", default=42, show_default=True, help="Random seed.")
+@click.option("--force", is_flag=True, help="Replace a lake that holds ingested or pulled data.")
 @click.pass_context
 @error_boundary
-def demo(ctx: click.Context, customers: int, months: int, seed: int) -> None:
+def demo(ctx: click.Context, customers: int, months: int, seed: int, force: bool) -> None:
     """Generate a small synthetic portfolio and run everything on it (no Snowflake needed).
 
     Example: segengine demo --customers 2000
     """
     from segengine.cli.generate_commands import generate
 
-    ctx.invoke(generate, customers=customers, months=months, seed=seed)
+    ctx.invoke(generate, customers=customers, months=months, seed=seed, force=force)
     ctx.invoke(run)
     app = ctx.find_object(AppContext)
     assert app is not None

@@ -1,25 +1,31 @@
 """Ingest stage (design §3): CSV/Parquet files → column mapping → validation → Parquet lake.
 
-Reading and mapping run on DuckDB; validation is `lake.validate`. Lake writes are atomic per
-partition (temp file + rename) and keyed on transaction_id, so re-ingesting a file adds nothing.
+Reading and mapping run on DuckDB (`lake.mapping`, confined to the input files); validation
+is `lake.validate`. A load is keyed on transaction_id, so re-ingesting a file adds nothing, and
+lands all or nothing (`lake.loads`): every touched partition, customers, rejects and records.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow.parquet as pq
 
 from segengine.config import IngestConfig
 from segengine.errors import DataError
-from segengine.lake.layout import Layout, read_customers, write_parquet_atomic
+from segengine.lake.layout import (
+    Layout,
+    read_customers,
+    write_json_atomic,
+    write_parquet_atomic,
+)
+from segengine.lake.loads import LakeLoad, counted_rejects, last_generated
 from segengine.lake.mapping import map_columns, quote_ident
 from segengine.lake.sandbox import confine, confined_connection
 from segengine.lake.schemas import (
@@ -130,52 +136,105 @@ def load_file(con: duckdb.DuckDBPyConnection, path: Path, config: IngestConfig, 
                                  load_day=load_day)
 
 
+def unrecorded_rejects(layout: Layout, rejects: pl.DataFrame, *, source: str) -> pl.DataFrame:
+    """The reject rows not already recorded by an earlier landed load of the same source (same
+    reason and same source values; the row number does not matter), so re-loading a file does
+    not quarantine its bad rows twice."""
+    earlier = counted_rejects(layout, since=last_generated(layout), source=source)
+    if rejects.height == 0 or not earlier:
+        return rejects
+    seen: set[str] = set()
+    for path in earlier:
+        seen.update(_reject_keys(pl.read_parquet(path)).to_list())
+    return rejects.filter(~_reject_keys(rejects).is_in(list(seen)))
+
+
+def _reject_keys(rejects: pl.DataFrame) -> pl.Series:
+    cols = sorted(c for c in rejects.columns if c != "source_row")
+    return rejects.select(pl.concat_str(
+        [pl.lit(f"{c}=") + pl.col(c).cast(pl.String).fill_null("\x00") for c in cols],
+        separator="\x1f")).to_series()
+
+
 def write_rejects(layout: Layout, validated: Validated, *, source: str,
                   load_id: str) -> Path | None:
-    """Write quarantined rows to rejects/<source>/<load_id>.parquet; None when there are none."""
-    if validated.rejected == 0:
+    """Write quarantined rows not recorded before to rejects/<source>/<load_id>.parquet;
+    None when there are none."""
+    rows = unrecorded_rejects(layout, validated.rejects, source=source)
+    if rows.height == 0:
         return None
     path = layout.rejects_file(source, load_id)
-    write_parquet_atomic(validated.rejects, path)
+    write_parquet_atomic(rows, path)
     return path
 
 
-def merge_into_lake(layout: Layout, clean: pl.DataFrame) -> dict[str, int]:
-    """Add new transactions to their month partitions; returns rows added per month (YYYY-MM).
-
-    Keyed on transaction_id across the whole lake: a row whose id already exists in any
-    partition is skipped (the existing row wins), so merging the same rows twice adds nothing.
-    Each touched partition is rewritten atomically: existing rows, then the new ones.
-    """
-    check_schema(clean, TRANSACTIONS, "transactions to merge")
-    new = clean.unique(subset="transaction_id", keep="first", maintain_order=True)
+def known_rows(layout: Layout, ids: pl.Series) -> pl.DataFrame:
+    """Lake rows whose transaction_id is among `ids` (one per id)."""
     files = layout.partition_files()
-    if files and new.height:
-        con = duckdb.connect()
-        try:
-            con.register("new_ids", new.select("transaction_id").to_arrow())
-            found = con.sql(
-                "SELECT DISTINCT transaction_id FROM read_parquet($files) "
-                "WHERE transaction_id IN (SELECT transaction_id FROM new_ids)",
-                params={"files": [str(f) for f in files]},
-            ).pl()["transaction_id"]
-        finally:
-            con.close()
-        new = new.filter(~pl.col("transaction_id").is_in(found.implode()))
+    if not files or ids.len() == 0:
+        return pl.DataFrame(schema=TRANSACTIONS)
+    con = duckdb.connect()
+    try:
+        con.register("new_ids", pl.DataFrame({"transaction_id": ids}).to_arrow())
+        found = con.sql(
+            f"SELECT {', '.join(TRANSACTIONS)} FROM read_parquet($files) "
+            "WHERE transaction_id IN (SELECT transaction_id FROM new_ids)",
+            params={"files": [str(f) for f in files]},
+        ).pl()
+    finally:
+        con.close()
+    return found.cast(TRANSACTIONS).unique("transaction_id", keep="first", maintain_order=True)  # type: ignore[arg-type]
+
+
+def split_known(clean: pl.DataFrame, known: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """(conflict, already) masks over `clean`: the id is known with different content, or with
+    identical content (an identical re-sent row is already loaded, not a reject)."""
+    content = [c for c in TRANSACTIONS if c != "transaction_id"]
+    joined = clean.select("transaction_id", pl.struct(content).alias("_new")).join(
+        known.select("transaction_id", pl.struct(content).alias("_old")),
+        on="transaction_id", how="left", maintain_order="left")
+    found = joined["_old"].is_not_null()
+    same = joined.select(pl.col("_new").eq_missing(pl.col("_old"))).to_series()
+    return found & ~same, found & same
+
+
+def stage_new_transactions(load: LakeLoad, layout: Layout, new: pl.DataFrame) -> dict[str, int]:
+    """Stage every month partition `new` touches: its rows, then the new ones; rows per month."""
+    check_schema(new, TRANSACTIONS, "transactions to merge")
     added: dict[str, int] = {}
     for (month,), part in sorted(new.group_by(_MONTH), key=lambda kv: str(kv[0][0])):
         path = layout.partition_file(str(month))
         rows = part.sort("transaction_date", "transaction_id")
         if path.exists():
             rows = pl.concat([pl.read_parquet(path, schema=TRANSACTIONS), rows])
-        write_parquet_atomic(rows, path)
+        load.put_parquet(rows, path)
         added[str(month)] = part.height
+    return added
+
+
+def merge_into_lake(layout: Layout, clean: pl.DataFrame, *, load_id: str) -> dict[str, int]:
+    """Add transactions with new ids to the lake in one all-or-nothing load; rows per month.
+
+    Rows whose id is already in the lake with identical content are skipped; a different row
+    under a known id is an error here (`ingest_files` quarantines those first).
+    """
+    conflict, already = split_known(clean, known_rows(layout, clean["transaction_id"]))
+    if conflict.any():
+        raise DataError(f"{int(conflict.sum())} transaction id(s) are already in the lake with "
+                        "other content; quarantine them first (this is a bug in the caller)")
+    load = LakeLoad(layout, "ingest", load_id)
+    try:
+        added = stage_new_transactions(load, layout, clean.filter(~already))
+        load.commit({"added": added})
+    finally:
+        load.abort()
     return added
 
 
 def replace_months_in_lake(layout: Layout, clean: pl.DataFrame,
                            months: Iterable[str]) -> dict[str, int]:
-    """Replace each month's partition with exactly the given rows; returns rows per month.
+    """Replace each month's partition with exactly the given rows, all or nothing; returns
+    rows per month.
 
     For pulls that re-read whole months: a month with no rows loses its partition file. Rows
     outside `months` are an error; ids in other months are not checked.
@@ -187,27 +246,33 @@ def replace_months_in_lake(layout: Layout, clean: pl.DataFrame,
         raise DataError(f"rows for months {', '.join(outside)} are outside the months replaced "
                         f"({', '.join(wanted)}); this is a bug in the caller")
     written: dict[str, int] = {}
-    for month in wanted:
-        rows = clean.filter(month == _MONTH).unique(
-            subset="transaction_id", keep="first", maintain_order=True)
-        path = layout.partition_file(month)
-        if rows.height:
-            write_parquet_atomic(rows, path)
-        else:
-            path.unlink(missing_ok=True)
-        written[month] = rows.height
+    load = LakeLoad(layout, "pull", f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}Z-pull-{wanted[0]}"
+                    if wanted else "empty")
+    try:
+        for month in wanted:
+            rows = clean.filter(month == _MONTH).unique(
+                subset="transaction_id", keep="first", maintain_order=True)
+            path = layout.partition_file(month)
+            if rows.height:
+                load.put_parquet(rows, path)
+            else:
+                load.delete(path)
+            written[month] = rows.height
+        load.commit({"months": written})
+    finally:
+        load.abort()
     return written
 
 
-def merge_customers_into_lake(layout: Layout, clean: pl.DataFrame) -> dict[str, int]:
-    """Upsert customers by customer_id (the new row wins: attributes change); atomic rewrite."""
+def stage_customers(load: LakeLoad, layout: Layout, clean: pl.DataFrame) -> dict[str, int]:
+    """Stage the customers table upserted by customer_id (the new row wins: attributes change)."""
     check_schema(clean, CUSTOMERS, "customers to merge")
     existing = read_customers(layout)
     if existing is None:
         existing = pl.DataFrame(schema=CUSTOMERS)
     known = existing.filter(pl.col("customer_id").is_in(clean["customer_id"].implode()))
     kept = existing.filter(~pl.col("customer_id").is_in(clean["customer_id"].implode()))
-    write_parquet_atomic(pl.concat([kept, clean]), layout.customers_file)
+    load.put_parquet(pl.concat([kept, clean]), layout.customers_file)
     return {"added": clean.height - known.height, "updated": known.height}
 
 
@@ -231,6 +296,10 @@ class FileLoad:
     rejects_file: Path | None = None
     added: dict[str, int] = field(default_factory=dict)
     status: str = "validated"
+    rejects_written: int = 0
+    """Rejected rows written by this load (the others were recorded by an earlier load)."""
+    fresh: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TRANSACTIONS))
+    """Clean rows whose ids are new to the lake (transactions only)."""
 
     @property
     def loaded(self) -> int:
@@ -246,16 +315,20 @@ class FileLoad:
             "already_in_lake": v.clean.height - self.loaded if self.status == "loaded" else 0,
             "reject_counts": v.counts, "added": self.added,
             "rejects_file": str(self.rejects_file) if self.rejects_file else None,
+            "rejects_recorded_earlier": v.rejected - self.rejects_written,
         }
 
 
 def ingest_files(layout: Layout, paths: Sequence[Path], *, config: IngestConfig, now: datetime,
-           customers: Path | None = None) -> list[FileLoad]:
-    """Validate every file, quarantine rejects, enforce max_reject_pct, then merge into the lake.
+                 customers: Path | None = None) -> list[FileLoad]:
+    """Validate every file, quarantine rejects, enforce max_reject_pct, then load the lake.
 
-    All files are validated and threshold-checked before the lake is touched: if any file is
-    over the limit the whole load fails, its rejects are still written for diagnosis and the
-    lake is unchanged. A load record `rejects/<kind>/<load_id>.json` is written for every file.
+    All files are validated and threshold-checked before the lake is touched. A transaction id
+    already in the lake, or in an earlier file of this load, with different content is
+    quarantined as `duplicate_id_conflict`; with identical content it is "already in the lake".
+    If any file is over the limit nothing is loaded: the rejects are still written for diagnosis
+    with a `failed` record. Otherwise every partition, the customers table, the rejects and a
+    record `rejects/<kind>/<load_id>.json` per file land in ONE all-or-nothing lake load.
     """
     jobs = [(p, "transactions") for p in paths] + ([(customers, "customers")] if customers else [])
     con = confined_connection(files=[p for p, _ in jobs])
@@ -265,36 +338,72 @@ def ingest_files(layout: Layout, paths: Sequence[Path], *, config: IngestConfig,
                  for p, kind in jobs]
     finally:
         con.close()
+    tx = [ld for ld in loads if ld.kind == "transactions"]
+    _quarantine_known(layout, tx)
     failures: list[str] = []
     for load in loads:
-        load.rejects_file = write_rejects(layout, load.validated, source=load.kind,
-                                          load_id=load.load_id)
+        rejects_path = layout.rejects_file(load.kind, load.load_id)
         try:
             check_reject_threshold(load.validated, max_reject_pct=config.max_reject_pct,
-                                   source=str(load.path),
-                                   rejects_path=str(load.rejects_file or "") or None)
+                                   source=str(load.path), rejects_path=str(rejects_path))
         except DataError as exc:
             failures.append(str(exc))
-            load.status = "failed"
     if failures:
         for load in loads:
             load.status = "failed"
+            load.rejects_file = write_rejects(layout, load.validated, source=load.kind,
+                                              load_id=load.load_id)
+            if load.rejects_file:
+                load.rejects_written = pq.ParquetFile(load.rejects_file).metadata.num_rows
             _write_record(layout, load)
         raise DataError(" | ".join(failures))
-    for load in loads:
-        if load.kind == "customers":
-            load.added = merge_customers_into_lake(layout, load.validated.clean)
-        else:
-            load.added = merge_into_lake(layout, load.validated.clean)
-        load.status = "loaded"
-        _write_record(layout, load)
+    load_id = loads[0].load_id if len(loads) == 1 else f"{now:%Y%m%dT%H%M%S}Z-{len(loads)}-files"
+    lake_load = LakeLoad(layout, "ingest", load_id)
+    try:
+        if tx:
+            stage_new_transactions(lake_load, layout, pl.concat([ld.fresh for ld in tx]))
+        for load in loads:
+            if load.kind == "customers":
+                load.added = stage_customers(lake_load, layout, load.validated.clean)
+            else:
+                load.added = _per_month(load.fresh)
+            load.status = "loaded"
+            rows = unrecorded_rejects(layout, load.validated.rejects, source=load.kind)
+            if rows.height:
+                load.rejects_file = layout.rejects_file(load.kind, load.load_id)
+                load.rejects_written = rows.height
+                lake_load.put_parquet(rows, load.rejects_file)
+            lake_load.put_json(load.record(), _record_path(layout, load))
+        lake_load.commit({"inputs": [load.record() for load in loads]})
+    finally:
+        lake_load.abort()
     return loads
 
 
+def _quarantine_known(layout: Layout, loads: list[FileLoad]) -> None:
+    """Quarantine conflicting known ids and set each load's `fresh` rows (ids new to the lake
+    and to the earlier files of this load)."""
+    if not loads:
+        return
+    ids = pl.concat([ld.validated.clean["transaction_id"] for ld in loads]).unique()
+    known = known_rows(layout, ids)
+    for load in loads:
+        conflict, already = split_known(load.validated.clean, known)
+        load.validated = load.validated.quarantine(conflict, "duplicate_id_conflict")
+        load.fresh = load.validated.clean.filter(~already.filter(~conflict))
+        known = pl.concat([known, load.fresh])
+
+
+def _per_month(rows: pl.DataFrame) -> dict[str, int]:
+    counts = rows.group_by(_MONTH.alias("m")).len().sort("m").rows()
+    return {str(m): int(n) for m, n in counts}
+
+
+def _record_path(layout: Layout, load: FileLoad) -> Path:
+    return layout.rejects_file(load.kind, load.load_id).with_suffix(".json")
+
+
 def _write_record(layout: Layout, load: FileLoad) -> Path:
-    path = layout.rejects_file(load.kind, load.load_id).with_suffix(".json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(load.record(), indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    path = _record_path(layout, load)
+    write_json_atomic(path, load.record())
     return path

@@ -104,7 +104,8 @@ def data_dir_lock(layout: Layout, what: str) -> Iterator[None]:
 
     An exclusive `flock` on `.segengine.lock`: the OS releases it when the holder exits or is
     killed, so a crashed run never leaves a stale lock, and two waiters cannot both take it.
-    The file records the holder's pid and command for the error message.
+    The file records the holder's pid and command for the error message. Whoever takes the lock
+    first rolls a lake load killed mid-way forward or back (`lake.loads.recover`).
     """
     layout.root.mkdir(parents=True, exist_ok=True)
     path = layout.lock_file
@@ -121,6 +122,9 @@ def data_dir_lock(layout: Layout, what: str) -> Iterator[None]:
     try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}: {what}".encode(), 0)
+        from segengine.lake.loads import recover  # loads builds on this module
+
+        recover(layout)  # finish or undo a load killed mid-way before anything else
         yield
     finally:
         os.ftruncate(fd, 0)

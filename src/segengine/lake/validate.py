@@ -48,6 +48,25 @@ class Validated:
     rejects: pl.DataFrame
     counts: dict[str, int] = field(default_factory=dict)
     source: str = ""
+    clean_rows: pl.Series | None = field(default=None, compare=False, repr=False)
+    """source_row of each clean row (to quarantine one later, e.g. a conflict with the lake)."""
+    raw: pl.DataFrame | None = field(default=None, compare=False, repr=False)
+    """The mapped input, for the text of a row quarantined later."""
+
+    def quarantine(self, mask: pl.Series, reason: str) -> Validated:
+        """Move the clean rows where `mask` is true to the rejects, with `reason`."""
+        if not mask.any():
+            return self
+        if self.clean_rows is None or self.raw is None:
+            raise ValueError("this validation result cannot quarantine rows afterwards")
+        moved = pl.DataFrame({"source_row": self.clean_rows.filter(mask),
+                              "_reasons": [[reason]] * int(mask.sum())})
+        rejects = pl.concat([self.rejects, _reject_rows(self.raw, moved)]).sort("source_row")
+        counts = dict(sorted({**self.counts,
+                              reason: self.counts.get(reason, 0) + int(mask.sum())}.items()))
+        return Validated(clean=self.clean.filter(~mask), rejects=rejects, counts=counts,
+                         source=self.source, clean_rows=self.clean_rows.filter(~mask),
+                         raw=self.raw)
 
     @property
     def rows_read(self) -> int:
@@ -292,19 +311,25 @@ def _split(raw: pl.DataFrame, typed: pl.DataFrame, schema: dict[str, pl.DataType
            source: str) -> Validated:
     """Clean rows in the lake schema; rejects with the source columns as text."""
     ok = pl.col("_reasons").list.len() == 0
-    clean = typed.filter(ok).select([pl.col(c).cast(t) for c, t in schema.items()])
+    kept = typed.filter(ok)
+    clean = kept.select([pl.col(c).cast(t) for c, t in schema.items()])
     bad = typed.filter(~ok).select("source_row", "_reasons")
+    counts_frame = bad.explode("_reasons").group_by("_reasons").len()
+    counts = {str(r): int(n) for r, n in counts_frame.sort("_reasons").iter_rows()}
+    return Validated(clean=clean, rejects=_reject_rows(raw, bad), counts=counts, source=source,
+                     clean_rows=kept["source_row"], raw=raw)
+
+
+def _reject_rows(raw: pl.DataFrame, bad: pl.DataFrame) -> pl.DataFrame:
+    """source_row, reject_reason and the source columns as text for (source_row, _reasons)."""
     as_text = raw.with_row_index("source_row", offset=1).select(
         pl.col("source_row").cast(pl.Int64), *(_as_text(raw, c) for c in raw.columns)
     )
-    rejects = bad.join(as_text, on="source_row", how="left").select(
+    return bad.join(as_text, on="source_row", how="left").select(
         "source_row",
         pl.col("_reasons").list.join(REASON_SEPARATOR).alias("reject_reason"),
         *raw.columns,
     ).sort("source_row")
-    counts_frame = bad.explode("_reasons").group_by("_reasons").len()
-    counts = {str(r): int(n) for r, n in counts_frame.sort("_reasons").iter_rows()}
-    return Validated(clean=clean, rejects=rejects, counts=counts, source=source)
 
 
 def _as_text(raw: pl.DataFrame, col: str) -> pl.Expr:

@@ -96,13 +96,10 @@ def input_fingerprint(layout: Layout) -> dict[str, Any]:
 
 
 def reject_counts(layout: Layout) -> dict[str, int]:
-    """Quarantined rows per source in rejects/."""
-    out: dict[str, int] = {}
-    root = layout.root / "rejects"
-    for path in sorted(root.glob("*/*.parquet")) if root.exists() else []:
-        rows = pq.ParquetFile(path).metadata.num_rows
-        out[path.parent.name] = out.get(path.parent.name, 0) + rows
-    return out
+    """Quarantined rows per source behind the current lake, each row once (lake.loads)."""
+    from segengine.lake.loads import reject_counts as lake_reject_counts
+
+    return lake_reject_counts(layout)
 
 
 def versions() -> dict[str, str]:
