@@ -20,7 +20,7 @@ import click
 
 from segengine import __version__
 from segengine.config import Settings, load_settings, show_rows
-from segengine.errors import SegengineError
+from segengine.errors import SegengineError, os_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -78,6 +78,10 @@ def error_boundary(func: F) -> F:
         except Exception as exc:  # noqa: BLE001 - the single boundary for bugs
             if debug:
                 traceback.print_exc(file=sys.stderr)
+            user_error = os_error(exc)  # disk full, read-only, permissions: not a bug (§14)
+            if user_error is not None:
+                click.echo(f"Error: {str(user_error).rstrip('.')}.", err=True)
+                sys.exit(1)
             click.echo(
                 f"Internal error ({type(exc).__name__}): {exc}\nThis is a bug in segengine. "
                 "Re-run with --debug for the traceback and report it.",

@@ -109,7 +109,10 @@ class LakeLoad:
         return entry
 
     def abort(self) -> None:
+        """Drop whatever is still staged (everything, unless `commit` ran)."""
         shutil.rmtree(self.stage, ignore_errors=True)
+        with contextlib.suppress(OSError):  # only when no other load is staged
+            self.stage.parent.rmdir()
 
 
 def _stamp(moment: datetime) -> str:
@@ -144,6 +147,8 @@ def _apply(layout: Layout) -> str | None:
             fault("lake-mid-commit")
     journal.unlink()
     shutil.rmtree(_lake(layout) / STAGING / str(data["load_id"]), ignore_errors=True)
+    with contextlib.suppress(OSError):
+        (_lake(layout) / STAGING).rmdir()
     return str(data["load_id"])
 
 
