@@ -703,3 +703,62 @@ def test_a_read_only_data_dir_is_a_user_error(run_dir: Path, tmp_path: Path) -> 
         assert state(view) == before
     finally:
         subprocess.run(["umount", "-l", str(view)], capture_output=True)
+
+
+# ---------------------------------------------------------------- keep the cause (item 14)
+
+CP1252 = b"customer_id,transaction_date,transaction_amount,merchant_name\n" \
+         b"1,2024-01-01,5.00,Caf\xe9 \x80uro\n"
+
+
+def test_a_file_that_is_not_utf8_says_so_and_names_the_setting(tmp_path: Path) -> None:
+    src = tmp_path / "tx.csv"
+    src.write_bytes(CP1252)
+    data_dir = tmp_path / "data"
+    result = segengine(data_dir, "ingest", src)
+    assert result.exit_code == 1
+    assert f"Error: cannot read {src} as delimited text" in result.stderr
+    assert "this file is not UTF-8 encoded. Set ingest.encoding" in result.stderr
+    assert state(data_dir) == {}
+
+
+@pytest.mark.parametrize("encoding, merchant", [("cp1252", "Café €uro"),
+                                                ("latin-1", "Café \x80uro")])
+def test_ingest_encoding_reads_other_encodings(tmp_path: Path, encoding: str,
+                                               merchant: str) -> None:
+    import polars as pl
+
+    from segengine.lake.layout import Layout
+
+    src = tmp_path / "tx.csv"
+    src.write_bytes(CP1252)
+    config = tmp_path / "segengine.toml"
+    config.write_text(f'[ingest]\nencoding = "{encoding}"\n')
+    data_dir = tmp_path / "data"
+    result = segengine(data_dir, "ingest", src, config=config)
+    assert result.exit_code == 0, result.stderr
+    lake = pl.read_parquet(Layout(data_dir).partition_files())
+    assert lake["merchant_name"].to_list() == [merchant]
+
+
+def test_an_unknown_encoding_is_a_config_error(tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "tx.csv", ["T1,C1,2024-01-05,10.00"])
+    config = tmp_path / "segengine.toml"
+    config.write_text('[ingest]\nencoding = "klingon"\n')
+    result = segengine(tmp_path / "data", "ingest", src, config=config)
+    assert result.exit_code == 1
+    assert "ingest.encoding = 'klingon' is not a known text encoding" in result.stderr
+
+
+def test_a_ragged_row_keeps_the_expected_number_of_columns(tmp_path: Path) -> None:
+    rows = [f"T{i},C{i},2024-01-01,5.00" for i in range(30_000)]
+    rows.insert(25_000, "TX,CX,2024-01-01,5.00,extra")  # after DuckDB's sniffing sample
+    src = write_csv(tmp_path / "tx.csv", rows)
+    data_dir = tmp_path / "data"
+    result = segengine(data_dir, "ingest", src)
+    assert result.exit_code == 1
+    assert "CSV Error on Line: 25002" in result.stderr
+    assert "Expected Number of Columns: 4 Found: 5" in result.stderr
+    assert "Original Line: TX,CX,2024-01-01,5.00,extra" in result.stderr
+    assert "a row has a different number of fields than the header" in result.stderr
+    assert state(data_dir) == {}

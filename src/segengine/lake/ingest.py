@@ -7,7 +7,10 @@ lands all or nothing (`lake.loads`): every touched partition, customers, rejects
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import shutil
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -18,7 +21,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from segengine.config import IngestConfig
-from segengine.errors import DataError
+from segengine.errors import ConfigError, DataError
 from segengine.lake.layout import (
     Layout,
     read_customers,
@@ -26,7 +29,7 @@ from segengine.lake.layout import (
     write_parquet_atomic,
 )
 from segengine.lake.loads import LakeLoad, counted_rejects, last_generated
-from segengine.lake.mapping import map_columns, quote_ident
+from segengine.lake.mapping import map_columns, quote_ident, read_error
 from segengine.lake.sandbox import confine, confined_connection
 from segengine.lake.schemas import (
     CUSTOMERS,
@@ -46,23 +49,29 @@ PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 _MONTH = pl.col("transaction_date").dt.strftime("%Y-%m")
 
 
-def read_source(con: duckdb.DuckDBPyConnection, path: Path,
-                config: IngestConfig) -> duckdb.DuckDBPyRelation:
+DUCKDB_ENCODINGS = {"utf-8": "utf-8"}
+"""Python codec name -> DuckDB read_csv encoding; other encodings are transcoded to UTF-8 by
+Python's codecs (DuckDB 2.0's own latin-1 refuses bytes 0x80-0x9f, which cp1252 uses)."""
+
+
+def read_source(con: duckdb.DuckDBPyConnection, path: Path, config: IngestConfig, *,
+                shown: Path | None = None) -> duckdb.DuckDBPyRelation:
     """A lazy relation over a Parquet or CSV file; CSV columns are all text so ids stay text.
 
     Parquet is recognised by suffix or by its `PAR1` magic bytes; anything else is delimited text
-    read with `ingest.delimiter` (`whitespace` = runs of spaces/tabs), `ingest.header` and
-    `ingest.column_names`.
+    read with `ingest.delimiter` (`whitespace` = runs of spaces/tabs), `ingest.header`,
+    `ingest.column_names` and `ingest.encoding`. `shown` is the name used in messages (the
+    original of a transcoded file).
     """
+    name = shown or path
     if not path.is_file():
-        raise DataError(f"input file {path} does not exist or is not a file. Check the path")
+        raise DataError(f"input file {name} does not exist or is not a file. Check the path")
     if path.stat().st_size == 0:
-        raise DataError(f"input file {path} is empty (0 bytes). Export the data again")
-    with path.open("rb") as fh:
-        is_parquet = path.suffix.lower() in PARQUET_SUFFIXES or fh.read(4) == b"PAR1"
-    kind = "Parquet" if is_parquet else "delimited text"
+        raise DataError(f"input file {name} is empty (0 bytes). Export the data again")
+    parquet = is_parquet(path)
+    kind = "Parquet" if parquet else "delimited text"
     try:
-        if is_parquet:
+        if parquet:
             return con.sql("SELECT * FROM read_parquet($path)", params={"path": str(path)})
         if config.delimiter == "whitespace":
             return _read_whitespace(con, path, config)
@@ -70,17 +79,45 @@ def read_source(con: duckdb.DuckDBPyConnection, path: Path,
         names_arg = ", names = $names" if names else ""
         return con.sql(
             "SELECT * FROM read_csv($path, all_varchar = true, header = $header, "
-            f"delim = $delim{names_arg})",
+            f"delim = $delim, encoding = $encoding{names_arg})",
             params={"path": str(path), "header": config.header, "delim": config.delimiter,
+                    "encoding": DUCKDB_ENCODINGS.get(_codec(config.encoding), "utf-8"),
                     **names},
         )
     except duckdb.Error as exc:
-        hint = ("export it again" if is_parquet else "check the settings ingest.delimiter "
+        hint = ("export it again" if parquet else "check the settings ingest.delimiter "
                 f"({config.delimiter!r}) and ingest.header ({config.header})")
-        raise DataError(
-            f"cannot read {path} as {kind}: {_first_line(exc)}. Check that the file is "
-            f"complete; {hint}"
-        ) from exc
+        raise DataError(f"cannot read {name} as {kind}: {read_error(exc, hint=hint)}") from exc
+
+
+def is_parquet(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return path.suffix.lower() in PARQUET_SUFFIXES or fh.read(4) == b"PAR1"
+
+
+def _codec(encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise ConfigError(f"ingest.encoding = {encoding!r} is not a known text encoding. Use "
+                          "e.g. utf-8, latin-1 or cp1252") from None
+
+
+def readable_copy(path: Path, encoding: str, folder: Path) -> Path:
+    """`path` itself, or a UTF-8 copy in `folder` when it is text in an encoding DuckDB cannot
+    read natively (e.g. cp1252)."""
+    codec = _codec(encoding)
+    if codec in DUCKDB_ENCODINGS or not path.is_file() or is_parquet(path):
+        return path
+    target = folder / f"{len(list(folder.iterdir()))}-{path.name}"
+    try:
+        with (path.open(encoding=codec, newline="") as src,
+              target.open("w", encoding="utf-8", newline="") as dst):
+            shutil.copyfileobj(src, dst, 1 << 20)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path} is not valid {encoding} text (byte {exc.start} of a chunk: "
+                        f"{exc.reason}). Set ingest.encoding to the file's encoding") from None
+    return target
 
 
 def _read_whitespace(con: duckdb.DuckDBPyConnection, path: Path,
@@ -115,12 +152,15 @@ def _first_line(exc: BaseException) -> str:
 
 
 def load_file(con: duckdb.DuckDBPyConnection, path: Path, config: IngestConfig, *,
-              kind: str = "transactions", load_day: date | None = None) -> Validated:
+              kind: str = "transactions", load_day: date | None = None,
+              shown: Path | None = None) -> Validated:
     """Read, map and validate one transactions or customers file (nothing is written).
 
-    `con` is confined to this file unless its owner already confined it (to all inputs)."""
+    `con` is confined to this file unless its owner already confined it (to all inputs);
+    `shown` names the file in messages and rejects (the original of a transcoded copy)."""
     confine(con, files=[path])
-    rel = read_source(con, path, config)
+    rel = read_source(con, path, config, shown=shown)
+    path = shown or path
     if kind == "customers":
         raw = map_columns(con, rel, config.customer_columns, schema=CUSTOMERS,
                           required=CUSTOMERS_REQUIRED, source_name=str(path),
@@ -331,13 +371,16 @@ def ingest_files(layout: Layout, paths: Sequence[Path], *, config: IngestConfig,
     record `rejects/<kind>/<load_id>.json` per file land in ONE all-or-nothing lake load.
     """
     jobs = [(p, "transactions") for p in paths] + ([(customers, "customers")] if customers else [])
-    con = confined_connection(files=[p for p, _ in jobs])
-    try:
-        loads = [FileLoad(p, kind, make_load_id(p, now),
-                          load_file(con, p, config, kind=kind, load_day=now.date()))
-                 for p, kind in jobs]
-    finally:
-        con.close()
+    with tempfile.TemporaryDirectory(prefix="segengine-utf8-") as tmp:
+        readable = {p: readable_copy(p, config.encoding, Path(tmp)) for p, _ in jobs}
+        con = confined_connection(files=list(readable.values()))
+        try:
+            loads = [FileLoad(p, kind, make_load_id(p, now),
+                              load_file(con, readable[p], config, kind=kind, shown=p,
+                                        load_day=now.date()))
+                     for p, kind in jobs]
+        finally:
+            con.close()
     tx = [ld for ld in loads if ld.kind == "transactions"]
     _quarantine_known(layout, tx)
     failures: list[str] = []

@@ -94,12 +94,11 @@ def map_columns(
     try:
         return projected.pl()
     except duckdb.Error as exc:
-        raise DataError(
-            f"cannot read or map {source_name}: {_first_line(exc)}. If a value failed to "
-            f"convert, use try_strptime / TRY_CAST under [{setting}] so bad values are "
-            "quarantined instead; otherwise check that the file is complete and the settings "
-            "ingest.delimiter and ingest.header"
-        ) from exc
+        hint = (f"If a value failed to convert, use try_strptime / TRY_CAST under [{setting}] "
+                "so bad values are quarantined instead; otherwise check that the file is "
+                "complete and the settings ingest.delimiter and ingest.header")
+        raise DataError(f"cannot read or map {source_name}: {read_error(exc, hint=hint)}"
+                        ) from exc
 
 
 def check_expression(con: duckdb.DuckDBPyConnection, value: str, *, target: str,
@@ -162,6 +161,24 @@ def _function_kinds(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
                               "FROM duckdb_functions()").fetchall():
         kinds.setdefault(name, set()).add(kind)
     return kinds
+
+
+def read_error(exc: BaseException, *, hint: str) -> str:
+    """DuckDB's reason for failing to read a file, keeping the cause it gives (a file that is
+    not UTF-8, a row with the wrong number of columns, the line), then what to do."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    first = _first_line(exc)
+    text = str(exc)
+    if "not utf-8" in text.lower() or "invalid unicode" in text.lower():
+        return (f"{first}: this file is not UTF-8 encoded. Set ingest.encoding to its encoding "
+                "(e.g. latin-1 or cp1252) in segengine.toml or SEGENGINE_INGEST__ENCODING")
+    details = [ln for ln in lines[1:] if ln.startswith(("Expected Number of Columns",
+                                                         "Original Line"))]
+    detail = "; ".join(d[:200] for d in details)
+    if "Expected Number of Columns" in text or "null_padding" in text:
+        hint = ("a row has a different number of fields than the header: fix that line of the "
+                "file, or check ingest.delimiter")
+    return f"{first}{'; ' + detail if detail else ''}. Check that the file is complete; {hint}"
 
 
 def _first_line(exc: BaseException) -> str:
