@@ -541,6 +541,7 @@ def test_a_load_killed_at_any_point_leaves_the_lake_as_before_or_as_after(
     assert leftovers(data_dir) == []
 
 
+@pytest.mark.slow
 def test_a_generate_killed_mid_way_leaves_the_previous_lake(tmp_path: Path) -> None:
     import os
 
@@ -599,10 +600,10 @@ def test_a_failed_load_does_not_count_in_the_reject_totals(tmp_path: Path) -> No
 
 @pytest.mark.parametrize("code, words", [
     (errno.ENOSPC, "no space is left on the device (ENOSPC)"),
-    (errno.EDQUOT, "the disk quota is exceeded (EDQUOT)"),
+    pytest.param(errno.EDQUOT, "the disk quota is exceeded (EDQUOT)", marks=pytest.mark.slow),
     (errno.EACCES, "permission was denied (EACCES)"),
-    (errno.EPERM, "the operation is not permitted (EPERM)"),
-    (errno.EROFS, "the file system is read-only (EROFS)"),
+    pytest.param(errno.EPERM, "the operation is not permitted (EPERM)", marks=pytest.mark.slow),
+    pytest.param(errno.EROFS, "the file system is read-only (EROFS)", marks=pytest.mark.slow),
 ])
 def test_an_os_error_while_loading_is_a_user_error_and_changes_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, words: str) -> None:
