@@ -1,7 +1,8 @@
 """Test helpers: one local fakesnow server per test session, connections.toml, a cutting proxy.
 
 The server is fakesnow's Starlette app under uvicorn on 127.0.0.1 (what `fakesnow.server()`
-does, with quieter logging), reached through the real snowflake-connector-python over HTTP.
+does, with quieter logging), wrapped with Snowflake's transaction semantics that fakesnow lacks
+(tests/snowflake_double.py), reached through the real snowflake-connector-python over HTTP.
 """
 
 from __future__ import annotations
@@ -13,16 +14,34 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 _SERVER: dict[str, Any] = {}
 
 
-def _free_port() -> int:
-    with contextlib.closing(socket.socket()) as sock:
+def listening_socket() -> socket.socket:
+    """A socket bound to a port the OS picked and kept open: the server is handed the socket
+    itself, so no other process can take the port between choosing and using it."""
+    # proto=IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections (else every
+    # response waits ~40 ms for a delayed ACK)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
+@contextlib.contextmanager
+def refusing_port() -> Iterator[int]:
+    """A port that refuses connections: bound (so nobody else can take it) but not listening."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
         sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        yield int(sock.getsockname()[1])
+    finally:
+        sock.close()
 
 
 def server_kwargs() -> dict[str, Any]:
@@ -30,19 +49,21 @@ def server_kwargs() -> dict[str, Any]:
     if "kwargs" not in _SERVER:
         import fakesnow.server
         import uvicorn
+        from tests.snowflake_double import wrap
 
         logging.getLogger("fakesnow.server").setLevel(logging.WARNING)
-        port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(fakesnow.server.app, host="127.0.0.1", port=port,
-                                               log_level="warning"))
-        thread = threading.Thread(target=server.run, name="fakesnow", daemon=True)
+        sock = listening_socket()
+        port = int(sock.getsockname()[1])
+        server = uvicorn.Server(uvicorn.Config(wrap(fakesnow.server), log_level="warning"))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="fakesnow",
+                                  daemon=True)
         thread.start()
         deadline = time.monotonic() + 20
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("fakesnow server did not start")
             time.sleep(0.05)
-        _SERVER.update(server=server, thread=thread, port=port, kwargs={
+        _SERVER.update(server=server, thread=thread, port=port, socket=sock, kwargs={
             "account": "fakesnow", "user": "fake", "password": "snow", "host": "127.0.0.1",
             "port": port, "protocol": "http", "network_timeout": 5, "login_timeout": 5,
             "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
@@ -57,6 +78,7 @@ def stop_server() -> None:
     if server is not None:
         server.should_exit = True
         _SERVER["thread"].join(timeout=5)
+        _SERVER["socket"].close()
     _SERVER.clear()
 
 
@@ -125,6 +147,12 @@ class CuttingProxy:
                 sock.close()
             self._socks.clear()
 
+    def restore(self) -> None:
+        """Accept new connections again (the network came back; old connections stay dead)."""
+        self.cut_event.clear()
+        with self._lock:
+            self.budget = None
+
     def close(self) -> None:
         self._stop.set()
         self.cut()
@@ -176,25 +204,21 @@ def isolate_snowflake_env(monkeypatch: Any, home: Path) -> None:
     monkeypatch.setattr(Path, "home", classmethod(lambda _cls: home))
 
 
-def end_sessions_since(tokens: set[str]) -> None:
-    """Roll back and close fakesnow sessions opened after `tokens` was taken.
-
-    Real Snowflake aborts the open transaction of a session whose client vanished; fakesnow
-    keeps it forever (and its locks), so tests of cut connections emulate the abort here.
-    """
-    import fakesnow.server
-
-    for token, conn in list(fakesnow.server.sessions.items()):
-        if token not in tokens:
-            with contextlib.suppress(Exception):
-                conn.rollback()
-            with contextlib.suppress(Exception):
-                conn.close()
-            fakesnow.server.sessions.pop(token, None)
-
-
 def session_tokens() -> set[str]:
     """Tokens of the fakesnow sessions open now."""
     import fakesnow.server
 
     return set(fakesnow.server.sessions)
+
+
+def abort_transactions_since(tokens: set[str]) -> None:
+    """Test teardown only: abort what sessions opened after `tokens` left open, so a later test
+    does not meet their locks. Never call it before asserting what the product did."""
+    import fakesnow.server
+    from tests.snowflake_double import SEMANTICS
+
+    for token, conn in list(fakesnow.server.sessions.items()):
+        if token not in tokens and SEMANTICS.transaction_of(token) is not None:
+            with contextlib.suppress(Exception):
+                conn.rollback()
+            SEMANTICS.end(token)

@@ -180,12 +180,13 @@ def test_snowflake_test_prints_the_session_without_secrets(snowflake_env: Path,
 
 def test_unreachable_snowflake_fails_naming_the_connection_without_the_secret(
         snowflake_env: Path, invoke, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
-    from tests.fakesnow_server import _free_port
+    from tests.fakesnow_server import refusing_port
 
-    write_connections_toml(snowflake_env / ".snowflake", "down",
-                           {**server_kwargs(), "port": _free_port(), "password": SECRET,
-                            "login_timeout": 2})
-    result = invoke("-v", "snowflake", "test", "--connection", "down")
+    with refusing_port() as port:
+        write_connections_toml(snowflake_env / ".snowflake", "down",
+                               {**server_kwargs(), "port": port, "password": SECRET,
+                                "login_timeout": 2})
+        result = invoke("-v", "snowflake", "test", "--connection", "down")
     assert result.exit_code == 1
     assert "connection 'down'" in result.output and "Check the network" in result.output
     assert SECRET not in result.output

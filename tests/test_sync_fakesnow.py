@@ -19,7 +19,7 @@ import polars as pl
 import pytest
 from tests.fakesnow_server import (
     CuttingProxy,
-    end_sessions_since,
+    abort_transactions_since,
     isolate_snowflake_env,
     server_kwargs,
     session_tokens,
@@ -225,7 +225,7 @@ def test_connection_cut_mid_transaction_leaves_the_target_unchanged(
             push.run_push(flaky, push_plan(layout, database, D2))
     finally:
         proxy.close()
-        end_sessions_since(tokens)  # what Snowflake does to a vanished client's transaction
+        abort_transactions_since(tokens)
     assert_published(sf, database, before)
     push.run_push(sf, push_plan(layout, database, D2))
     assert_published(sf, database, after)
