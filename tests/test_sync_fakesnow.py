@@ -26,6 +26,7 @@ from tests.fakesnow_server import (
     unique_name,
     write_connections_toml,
 )
+from tests.snowflake_double import SEMANTICS
 
 from segengine.config import (
     IngestConfig,
@@ -231,6 +232,41 @@ def test_connection_cut_mid_transaction_leaves_the_target_unchanged(
     assert_published(sf, database, after)
     assert run(sf, f'SELECT COUNT(*) FROM "{database}"."SEG"."CUSTOMER_SEGMENTS_HISTORY"') \
         == [(4,)]
+
+
+def sent_since(mark: int) -> list[str]:
+    """Statements the server received after `mark` (see tests/snowflake_double.py)."""
+    return SEMANTICS.statements()[mark:]
+
+
+def test_interrupt_inside_the_publish_rolls_back_before_any_ddl(
+        sf: Session, database: str, tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "data")
+    before = write_run(layout, D2, 0)
+    push.run_push(sf, push_plan(layout, database, D2))
+    write_run(layout, D2, 1)
+    session = make_session()
+    execute = session.execute
+
+    def ctrl_c_before_second_insert(stmt: sql.Statement) -> Any:
+        if stmt.purpose == "insert customer_segments_history":
+            raise KeyboardInterrupt  # the DELETE of that table already ran
+        return execute(stmt)
+
+    session.execute = ctrl_c_before_second_insert  # type: ignore[method-assign]
+    mark = len(SEMANTICS.log)
+    with pytest.raises(KeyboardInterrupt):
+        push.run_push(session, push_plan(layout, database, D2))
+    session.close()
+    sent = sent_since(mark)
+    delete = next(i for i, s in enumerate(sent)
+                  if s.startswith("DELETE FROM") and "CUSTOMER_SEGMENTS_HISTORY" in s)
+    after = sent[delete + 1:]
+    assert after[0] == "ROLLBACK"
+    assert [s.split()[0] for s in after[1:]] == ["DROP", "DROP"]  # the load tables, after it
+    assert_published(sf, database, before)
+    assert run(sf, f'SELECT "AS_OF_DATE", COUNT(*) FROM "{database}"."SEG".'
+                   '"CUSTOMER_SEGMENTS_HISTORY" GROUP BY 1') == [(D2, 3)]
 
 
 def create_source(sf: Session, database: str) -> None:

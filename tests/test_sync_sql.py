@@ -128,7 +128,8 @@ def test_publish_is_one_transaction_and_history_deletes_only_as_of() -> None:
     statements = sql.publish_statements(loads, database="", schema="S", stage="segengine_push_t",
                                         as_of=AS_OF)
     assert statements[0].sql == "BEGIN" and statements[-1].sql == "COMMIT"
-    history_delete = statements[3]
+    assert statements[1].sql == "SELECT CURRENT_TRANSACTION()"
+    history_delete = statements[4]
     assert history_delete.params == (AS_OF,)
     assert "2025" not in history_delete.sql  # the date is bound, never formatted into SQL
     assert_golden("publish.sql", render(statements, Path("/x")))

@@ -137,23 +137,31 @@ def _load_table(session: Session, plan: PushPlan, load: TableLoad) -> list[str]:
 
 
 def _publish(session: Session, plan: PushPlan) -> list[str]:
-    """BEGIN; DELETE/INSERT every table; COMMIT - or ROLLBACK, leaving the previous contents."""
+    """BEGIN; DELETE/INSERT every table; COMMIT - or ROLLBACK, leaving the previous contents.
+
+    On ANY exception (also Ctrl-C) the transaction is rolled back before anything else runs on
+    the session: Snowflake commits an open transaction before every DDL statement, so the
+    cleanup's DROP TABLE would otherwise publish a table deleted but not yet re-inserted.
+    A retry after a dropped connection first aborts the transaction the old connection left
+    open (it keeps its locks until aborted).
+    """
     start = len(session.executed)
     rows = {load.table: load.rows for load in plan.loads}
+    session.abort_detached()
+    body = sql.publish_body(plan.loads, database=plan.database, schema=plan.schema,
+                            stage=plan.stage, as_of=plan.as_of)
     try:
-        for stmt in sql.publish_statements(plan.loads, database=plan.database,
-                                           schema=plan.schema, stage=plan.stage,
-                                           as_of=plan.as_of):
+        session.begin()
+        for stmt in body:
             cur = session.execute(stmt)
             table = stmt.purpose.removeprefix("insert ")
             if stmt.purpose.startswith("insert ") and cur.rowcount not in (None, rows[table]):
                 raise TerminalSyncError(
                     f"INSERT into {table} wrote {cur.rowcount} rows, expected {rows[table]}; "
                     "rolled back, the previous contents are intact. Rerun the push")
-    except SyncError:
-        if session._conn is not None:
-            with contextlib.suppress(SyncError):
-                session.execute(Statement("ROLLBACK", purpose="rollback"))
+        session.end_transaction(sql.COMMIT)
+    except BaseException:
+        session.rollback()
         raise
     return [qid for _p, qid in session.executed[start:] if qid]
 
@@ -175,7 +183,10 @@ def run_push(session: Session, plan: PushPlan,
         log(f"publishing {len(plan.loads)} table(s) in one transaction")
         result.publish_query_ids = session.retrying(lambda: _publish(session, plan))
     except BaseException:
-        # load tables are unique per push: drop them, one best-effort try, then re-raise
+        # load tables are unique per push: drop them, one best-effort try, then re-raise.
+        # _publish has rolled back (or dropped the connection) already, so no DDL here can
+        # commit half a publish.
+        session.rollback()
         with contextlib.suppress(SyncError):
             for stmt in sql.cleanup_statements(plan.loads, database=plan.database,
                                                schema=plan.schema, stage=plan.stage):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from segengine.errors import SyncError, TransientSyncError
+from segengine.sync import sql
 from segengine.sync.connection import ConnectionParams, open_connection
 from segengine.sync.retry import RetryPolicy, classify, with_retry
 from segengine.sync.sql import Statement
@@ -28,6 +29,13 @@ class Session:
     sleep: Callable[[float], None] = time.sleep
     executed: list[tuple[str, str | None]] = field(default_factory=list)
     """(purpose, Snowflake query id) of every statement that succeeded."""
+    transaction: str | None = None
+    """Id of the explicit transaction open on this connection (None: none open)."""
+    in_transaction: bool = False
+    """True between BEGIN and COMMIT/ROLLBACK (also when the id could not be read)."""
+    detached: list[str] = field(default_factory=list)
+    """Ids of transactions left open on connections that dropped: they keep their locks until
+    aborted, so the next publish aborts them first."""
     _conn: Any = None
 
     def connection(self) -> Any:
@@ -82,8 +90,44 @@ class Session:
 
         return with_retry(func, policy=self.policy, on_retry=note, sleep=self.sleep)
 
+    def begin(self) -> None:
+        """BEGIN, then record the transaction id (to abort it should the connection drop)."""
+        self.execute(sql.BEGIN)
+        self.in_transaction = True
+        value = self.scalar(sql.CURRENT_TRANSACTION)
+        self.transaction = None if value is None else str(value)
+
+    def end_transaction(self, stmt: Statement) -> None:
+        """COMMIT or ROLLBACK the open transaction."""
+        self.execute(stmt)
+        self.in_transaction, self.transaction = False, None
+
+    def rollback(self) -> bool:
+        """Roll back the open transaction before anything else runs on this session (a DDL
+        statement would COMMIT it). If that fails, drop the connection: Snowflake then rolls
+        the transaction back, or it is left detached and the next publish aborts it.
+        Returns whether the ROLLBACK was confirmed."""
+        if not self.in_transaction or self._conn is None:
+            return not self.in_transaction
+        try:
+            self.end_transaction(sql.ROLLBACK)
+            return True
+        except BaseException:  # noqa: BLE001 - any failure here: give the session up
+            self.drop()
+            return False
+
+    def abort_detached(self) -> None:
+        """SYSTEM$ABORT_TRANSACTION every transaction left open by a dropped connection."""
+        while self.detached:
+            txn = self.detached[0]
+            self.execute(sql.abort_transaction_statement(txn))
+            self.detached.pop(0)
+
     def drop(self) -> None:
         """Forget the connection (closing it if still possible)."""
+        if self.in_transaction and self.transaction is not None:
+            self.detached.append(self.transaction)
+        self.in_transaction, self.transaction = False, None
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):

@@ -192,10 +192,23 @@ def load_statements(load: TableLoad, *, database: str, schema: str,
     ]
 
 
-def publish_statements(loads: list[TableLoad], *, database: str, schema: str, stage: str,
-                       as_of: date) -> list[Statement]:
-    """One transaction replacing every table's contents (history: only as_of's rows)."""
-    out = [Statement("BEGIN", purpose="begin")]
+BEGIN = Statement("BEGIN", purpose="begin")
+CURRENT_TRANSACTION = Statement("SELECT CURRENT_TRANSACTION()", purpose="transaction id")
+"""Read right after BEGIN: the id SYSTEM$ABORT_TRANSACTION needs if the connection drops."""
+COMMIT = Statement("COMMIT", purpose="commit")
+ROLLBACK = Statement("ROLLBACK", purpose="rollback")
+
+
+def abort_transaction_statement(transaction: str) -> Statement:
+    """Abort a transaction a dropped connection left open (bound: ids are numbers)."""
+    return Statement("SELECT SYSTEM$ABORT_TRANSACTION(%s)", (int(transaction),),
+                     purpose="abort detached transaction")
+
+
+def publish_body(loads: list[TableLoad], *, database: str, schema: str, stage: str,
+                 as_of: date) -> list[Statement]:
+    """The DELETE/INSERT pairs run inside the publish transaction (history: only as_of)."""
+    out = []
     for load in loads:
         target = qualified(database, schema, load.table)
         staging = qualified(database, schema, load_table(load.table, stage))
@@ -207,8 +220,14 @@ def publish_statements(loads: list[TableLoad], *, database: str, schema: str, st
         cols = _column_list(load.columns)
         out.append(Statement(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {staging}",
                              purpose=f"insert {load.table}"))
-    out.append(Statement("COMMIT", purpose="commit"))
     return out
+
+
+def publish_statements(loads: list[TableLoad], *, database: str, schema: str, stage: str,
+                       as_of: date) -> list[Statement]:
+    """One transaction replacing every table's contents (history: only as_of's rows)."""
+    body = publish_body(loads, database=database, schema=schema, stage=stage, as_of=as_of)
+    return [BEGIN, CURRENT_TRANSACTION, *body, COMMIT]
 
 
 def cleanup_statements(loads: list[TableLoad], *, database: str, schema: str,
