@@ -70,6 +70,10 @@ class Semantics:
         self.lock_timeout: dict[str, float] = {}
         self.open: dict[str, Transaction] = {}
         self._ids = itertools.count(1_700_000_000_000_000_001)
+        self.aborted: list[int] = []
+        """Ids of transactions ended by SYSTEM$ABORT_TRANSACTION."""
+        self.max_wait = 15.0
+        """Safety cap for tests: no lock wait lasts longer, whatever LOCK_TIMEOUT says."""
 
     def statements(self, token: str | None = None) -> list[str]:
         """Every statement received (of one session, if given), in order."""
@@ -161,13 +165,15 @@ def wrap(app_module: Any, semantics: Semantics = SEMANTICS) -> Starlette:
                 semantics.open.pop(found.token, None)
         if found is None:
             return f"Transaction {txn_id} is not running."
+        semantics.aborted.append(txn_id)
         conn = sessions.get(found.token)
         if conn is not None:
             conn.rollback()
         return f"Aborted transaction {txn_id}."
 
     async def wait_for_lock(table: str, token: str, sql: str) -> Response | None:
-        deadline = time.monotonic() + semantics.lock_timeout.get(token, DEFAULT_LOCK_TIMEOUT)
+        deadline = time.monotonic() + min(semantics.max_wait,
+                                          semantics.lock_timeout.get(token, DEFAULT_LOCK_TIMEOUT))
         while (holder := semantics.holder(table, token)) is not None:
             if time.monotonic() >= deadline:
                 return _error(LOCK_ERRNO, "57014", (

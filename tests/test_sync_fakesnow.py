@@ -39,7 +39,7 @@ from segengine.config import (
 from segengine.errors import TerminalSyncError, TransientSyncError
 from segengine.lake.layout import Layout
 from segengine.sync import pull, push, sql
-from segengine.sync.connection import ConnectionParams
+from segengine.sync.connection import ConnectionParams, session_parameters
 from segengine.sync.retry import RetryPolicy
 from segengine.sync.session import Session
 
@@ -51,11 +51,12 @@ D2 = date(2025, 10, 31)
 FAST = RetryPolicy(attempts=2, base_delay=0.05, max_delay=0.1)
 
 
-def make_session(port: int | None = None) -> Session:
+def make_session(port: int | None = None, lock_timeout_s: int = 120) -> Session:
     kwargs = server_kwargs()
     if port is not None:
         kwargs = {**kwargs, "port": port, "login_timeout": 1, "network_timeout": 1}
-    return Session(ConnectionParams("local", "test", kwargs), policy=FAST)
+    pinned = session_parameters(SnowflakeConfig(lock_timeout_s=lock_timeout_s))
+    return Session(ConnectionParams("local", "test", kwargs, session=pinned), policy=FAST)
 
 
 @pytest.fixture
@@ -203,6 +204,20 @@ def test_failed_copy_leaves_the_previous_contents_and_a_rerun_completes(
     assert_published(sf, database, after)
 
 
+def cut_before(proxy: CuttingProxy, session: Session, purpose: str) -> None:
+    """Cut the network once, just before the statement with that purpose is sent."""
+    execute = session.execute
+    done: list[bool] = []
+
+    def cut_then_execute(stmt: sql.Statement) -> Any:
+        if stmt.purpose == purpose and not done:
+            done.append(True)
+            proxy.cut()  # BEGIN, DELETE and the first INSERT already ran on the server
+        return execute(stmt)
+
+    session.execute = cut_then_execute  # type: ignore[method-assign]
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_connection_cut_mid_transaction_leaves_the_target_unchanged(
         sf: Session, database: str, tmp_path: Path) -> None:
@@ -213,25 +228,83 @@ def test_connection_cut_mid_transaction_leaves_the_target_unchanged(
     proxy = CuttingProxy(server_kwargs()["port"])
     tokens = session_tokens()
     flaky = make_session(proxy.port)
-    execute = flaky.execute
-
-    def cut_before_second_insert(stmt: sql.Statement) -> Any:
-        if stmt.purpose == "insert customer_segments_history":
-            proxy.cut()  # BEGIN, DELETE and the first INSERT already ran on the server
-        return execute(stmt)
-
-    flaky.execute = cut_before_second_insert  # type: ignore[method-assign]
+    cut_before(proxy, flaky, "insert customer_segments_history")
     try:
         with pytest.raises(TransientSyncError, match="gave up after 2 attempts"):
             push.run_push(flaky, push_plan(layout, database, D2))
+        # the vanished client's transaction is still open (detached), so nothing is published
+        assert_published(sf, database, before)
     finally:
         proxy.close()
-        abort_transactions_since(tokens)
-    assert_published(sf, database, before)
+        abort_transactions_since(tokens)  # teardown: free its locks for the rerun below
     push.run_push(sf, push_plan(layout, database, D2))
     assert_published(sf, database, after)
     assert run(sf, f'SELECT COUNT(*) FROM "{database}"."SEG"."CUSTOMER_SEGMENTS_HISTORY"') \
         == [(4,)]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_retry_after_a_dropped_connection_aborts_the_detached_transaction_first(
+        sf: Session, database: str, tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "data")
+    write_run(layout, D2, 0)
+    push.run_push(sf, push_plan(layout, database, D2))
+    after = write_run(layout, D2, 1)
+    proxy = CuttingProxy(server_kwargs()["port"])
+    tokens = session_tokens()
+    flaky = make_session(proxy.port, lock_timeout_s=10)
+    cut_before(proxy, flaky, "insert customer_segments_history")
+    flaky.sleep = lambda _s: proxy.restore()  # the network is back before the retry
+    mark = len(SEMANTICS.log)
+    try:
+        started = time.monotonic()
+        push.run_push(flaky, push_plan(layout, database, D2))
+        took = time.monotonic() - started
+        sent = sent_since(mark)
+    finally:
+        flaky.close()
+        proxy.close()
+        abort_transactions_since(tokens)
+    aborts = [s for s in sent if "SYSTEM$ABORT_TRANSACTION" in s]
+    assert len(aborts) == 1 and len(SEMANTICS.aborted) >= 1
+    assert aborts[0] == f"SELECT SYSTEM$ABORT_TRANSACTION({SEMANTICS.aborted[-1]})"
+    begins = [i for i, s in enumerate(sent) if s == "BEGIN"]
+    assert len(begins) == 2 and begins[0] < sent.index(aborts[0]) < begins[1]
+    assert took < 10  # the retry did not wait for the detached transaction's locks
+    assert_published(sf, database, after)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_lock_held_by_a_foreign_detached_session_is_waited_for_then_reported(
+        sf: Session, database: str, tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "data")
+    before = write_run(layout, D2, 0)
+    push.run_push(sf, push_plan(layout, database, D2))
+    write_run(layout, D2, 1)
+    proxy = CuttingProxy(server_kwargs()["port"])
+    tokens = session_tokens()
+    other = make_session(proxy.port)  # e.g. a notebook whose laptop went to sleep mid-update
+    other.begin()
+    other.execute(sql.Statement(f'DELETE FROM "{database}"."SEG"."CUSTOMER_360_PROFILE"'))
+    foreign = other.transaction
+    proxy.cut()
+    session = make_session(lock_timeout_s=1)
+    try:
+        started = time.monotonic()
+        with pytest.raises(TransientSyncError, match="locked by another transaction") as info:
+            push.run_push(session, push_plan(layout, database, D2))
+        waited = time.monotonic() - started
+        assert "SYSTEM$ABORT_TRANSACTION" in str(info.value) and "gave up" in str(info.value)
+        assert waited >= 2  # LOCK_TIMEOUT = 1 s, two attempts
+        assert_published(sf, database, before)
+        assert foreign is not None  # what SHOW LOCKS would show the user
+        sf.execute(sql.abort_transaction_statement(foreign))
+        push.run_push(session, push_plan(layout, database, D2))
+        assert table_frame(sf, database, "customer_360_profile").height == 4
+    finally:
+        session.close()
+        proxy.close()
+        abort_transactions_since(tokens)
 
 
 def sent_since(mark: int) -> list[str]:

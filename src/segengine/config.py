@@ -143,6 +143,11 @@ class SnowflakeTarget:
     """Database for results (empty: the connection's default)."""
     schema: str = "SEGENGINE"
     """Schema for results."""
+    transient: bool = False
+    """Create result tables as TRANSIENT (no Fail-safe, Time Travel 0-1 day): cheaper per push,
+    but not recoverable by Snowflake support. Applies when push creates a table."""
+    retention_days: int = -1
+    """DATA_RETENTION_TIME_IN_DAYS for result tables push creates (-1: the schema's default)."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +172,11 @@ class SnowflakeConfig:
     """Named connection in Snowflake's connections.toml (empty: default connection/env)."""
     target: SnowflakeTarget = field(default_factory=SnowflakeTarget)
     source: SnowflakeSource = field(default_factory=SnowflakeSource)
+    timezone: str = "UTC"
+    """Session TIMEZONE, pinned: TIMESTAMP_LTZ dates and month boundaries are read in it."""
+    lock_timeout_s: int = 120
+    """Session LOCK_TIMEOUT: how long a statement waits for a table lock before it fails
+    (and is retried). Snowflake's default is 12 hours."""
 
 
 @dataclass(frozen=True)

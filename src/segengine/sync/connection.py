@@ -31,6 +31,23 @@ MASK = "********"
 ENV_ONLY = "(environment)"
 
 
+def session_parameters(config: SnowflakeConfig) -> dict[str, Any]:
+    """Session parameters segengine relies on, pinned whatever the account or user sets.
+
+    TIMEZONE: TO_DATE of a TIMESTAMP_LTZ (pull's month predicate) is read in it.
+    LOCK_TIMEOUT: a publish waits this long (not 12 hours) behind another transaction's lock.
+    ABORT_DETACHED_QUERY: a statement whose client vanished is aborted (after ~5 minutes)
+    instead of running on. QUERY_TAG: find segengine's queries in QUERY_HISTORY.
+    """
+    return {"TIMEZONE": config.timezone, "LOCK_TIMEOUT": int(config.lock_timeout_s),
+            "ABORT_DETACHED_QUERY": True, "QUERY_TAG": "segengine"}
+
+
+PINNED = {"autocommit": True, "arrow_number_to_decimal": True}
+"""Connector options segengine relies on: statements outside BEGIN commit at once (the
+publish transaction is explicit), and NUMBER columns arrive as exact decimals, never float64."""
+
+
 @dataclass(frozen=True)
 class ConnectionParams:
     """Resolved connector arguments for one Snowflake connection; repr masks secrets."""
@@ -41,6 +58,9 @@ class ConnectionParams:
     """Where the settings came from (files and variables), for messages."""
     values: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for snowflake.connector.connect (contains secrets)."""
+    session: dict[str, Any] = field(
+        default_factory=lambda: session_parameters(SnowflakeConfig()))
+    """Pinned session parameters (see session_parameters)."""
 
     def __repr__(self) -> str:
         shown = {k: (MASK if k in SECRETS and v else v) for k, v in sorted(self.values.items())}
@@ -60,8 +80,12 @@ class ConnectionParams:
         return [str(self.values[k]) for k in SECRETS if self.values.get(k)]
 
     def connect_kwargs(self) -> dict[str, Any]:
-        """Arguments for snowflake.connector.connect; never print these."""
-        return {"application": "segengine", **self.values}
+        """Arguments for snowflake.connector.connect; never print these. The connection's own
+        session_parameters are kept; the pinned ones win."""
+        own = self.values.get("session_parameters")
+        session = {**(own if isinstance(own, dict) else {}), **self.session}
+        return {"application": "segengine", **self.values, **PINNED,
+                "session_parameters": session}
 
 
 def snowflake_home(environ: Mapping[str, str], home: Path) -> Path:
@@ -147,7 +171,8 @@ def resolve_connection(config: SnowflakeConfig, environ: Mapping[str, str],
         origin.append("SNOWFLAKE_* variables")
     if not environ.get("SNOWFLAKE_PRIVATE_KEY_FILE_PWD") and environ.get("PRIVATE_KEY_PASSPHRASE"):
         values["private_key_file_pwd"] = environ["PRIVATE_KEY_PASSPHRASE"]
-    params = ConnectionParams(name=name, origin=", ".join(origin) or "nothing", values=values)
+    params = ConnectionParams(name=name, origin=", ".join(origin) or "nothing", values=values,
+                              session=session_parameters(config))
     _check_complete(params, folder)
     return _with_auth_defaults(params)
 
@@ -184,7 +209,8 @@ def _with_auth_defaults(params: ConnectionParams) -> ConnectionParams:
         values.setdefault("authenticator", "SNOWFLAKE_JWT")
     if "port" in values and isinstance(values["port"], str) and values["port"].isdigit():
         values["port"] = int(values["port"])
-    return ConnectionParams(name=params.name, origin=params.origin, values=values)
+    return ConnectionParams(name=params.name, origin=params.origin, values=values,
+                            session=params.session)
 
 
 def open_connection(params: ConnectionParams, *, action: str = "connecting") -> Any:
