@@ -307,6 +307,58 @@ def test_a_lock_held_by_a_foreign_detached_session_is_waited_for_then_reported(
         abort_transactions_since(tokens)
 
 
+def test_push_drops_load_tables_that_earlier_failed_pushes_left(
+        sf: Session, database: str, tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "data")
+    frames = write_run(layout, D2, 0)
+    run(sf, f'CREATE SCHEMA "{database}"."SEG"')
+    schema = f'"{database}"."SEG"'
+    for name in ("CUSTOMER_360_PROFILE__LOAD_0123456789AB",  # a push killed after its COPY
+                 "CUSTOMER_SEGMENTS_HISTORY__LOAD_ABCDEF012345",
+                 "OTHER_TABLE__LOAD_0123456789AB", "CUSTOMER_360_PROFILE_NOTES"):
+        run(sf, f'CREATE TABLE {schema}."{name}" (customer_id VARCHAR)')
+    push.run_push(sf, push_plan(layout, database, D2))
+    left = run(sf, f'SELECT table_name FROM "{database}".information_schema.tables WHERE '
+                   "table_schema = 'SEG' ORDER BY 1")
+    assert [r[0] for r in left] == ["CUSTOMER_360_PROFILE", "CUSTOMER_360_PROFILE_NOTES",
+                                    "CUSTOMER_SEGMENTS_HISTORY", "OTHER_TABLE__LOAD_0123456789AB"]
+    assert_published(sf, database, frames)
+
+
+def test_a_changed_column_type_is_refused_before_any_upload(
+        sf: Session, database: str, tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "data")
+    before = write_run(layout, D2, 0)
+    push.run_push(sf, push_plan(layout, database, D2))
+    changed = profile(D2, 1).with_columns(pl.col("lifetime_value").cast(pl.Decimal(18, 4)))
+    changed.write_parquet(layout.out_dir(D2) / "customer_360_profile.parquet")
+    mark = len(SEMANTICS.log)
+    with pytest.raises(TerminalSyncError) as info:
+        push.run_push(sf, push_plan(layout, database, D2))
+    message = str(info.value)
+    assert 'column "LIFETIME_VALUE" is NUMBER(18,2) in Snowflake but NUMBER(18,4) in the file' \
+        in message
+    target = f'"{database}"."SEG"."CUSTOMER_360_PROFILE"'
+    assert f"DROP TABLE {target};" in message
+    assert not any(s.startswith(("PUT", "COPY", "BEGIN")) for s in sent_since(mark))
+    assert_published(sf, database, before)
+    run(sf, f"DROP TABLE {target}")  # what the message says to run (after its backup)
+    push.run_push(sf, push_plan(layout, database, D2))
+    got = table_frame(sf, database, "customer_360_profile")
+    want = changed.sort("customer_id")["lifetime_value"]
+    assert got["lifetime_value"].to_list() == want.to_list()
+
+
+def test_push_from_a_data_dir_with_glob_characters_uploads_its_own_files(
+        sf: Session, database: str, tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "d[ab]")
+    frames = write_run(layout, D2, 0)
+    write_run(Layout(tmp_path / "da"), D2, 1)  # what the pattern d[ab] would match instead
+    result = push.run_push(sf, push_plan(layout, database, D2))
+    assert_published(sf, database, frames)
+    assert all("d[ab]" in t.file for t in result.tables)
+
+
 def sent_since(mark: int) -> list[str]:
     """Statements the server received after `mark` (see tests/snowflake_double.py)."""
     return SEMANTICS.statements()[mark:]

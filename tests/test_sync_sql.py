@@ -408,3 +408,95 @@ def test_a_network_error_while_downloading_results_is_retried_then_reported(
     with pytest.raises(TransientSyncError, match="reading month 2025-01"):
         session.retrying(lambda: pull.stream_to_parquet(session, stmt, tmp_path / "m.parquet"))
     assert len(connects) == 3  # each attempt reconnected after the drop
+
+
+@pytest.mark.parametrize("section", ["target", "source"])
+def test_a_database_without_a_schema_is_refused_before_any_sql(
+        tmp_path: Path, section: str) -> None:
+    from segengine.sync.connection import ConnectionParams
+    from segengine.sync.session import Session
+
+    layout = write_outputs(tmp_path / "data")
+    log: list[str] = []
+    session = Session(ConnectionParams("x", "test", {}),
+                      connector=lambda _p: RecordingConnection(log))
+    with pytest.raises(ConfigError, match=rf"\[snowflake.{section}\] database = 'SRC' is set "
+                                          "but schema is empty.*Set both"):
+        if section == "target":
+            push.plan_push(layout, as_of=AS_OF, target=SnowflakeTarget("SRC", ""))
+        else:
+            pull.run_pull(session, Settings(
+                paths=Settings().paths.__class__(data_dir=str(tmp_path / "data")),
+                snowflake=SnowflakeConfig(source=SnowflakeSource(database="SRC"))),
+                now=datetime(2025, 1, 1, tzinfo=UTC))
+    assert log == []
+    with pytest.raises(ConfigError, match="Set both"):
+        sql.qualified("SRC", "", "TRANSACTIONS")
+
+
+def test_transient_targets_and_their_retention_are_configurable(tmp_path: Path) -> None:
+    layout = write_outputs(tmp_path / "data")
+    plan = push.plan_push(layout, as_of=AS_OF, tables=["customer_segments_history"],
+                          target=SnowflakeTarget(schema="S", transient=True, retention_days=1))
+    creates = [s.sql for s in plan.statements() if s.sql.startswith("CREATE")
+               and "TABLE" in s.sql]
+    assert creates[0].startswith('CREATE TRANSIENT TABLE IF NOT EXISTS "S".'
+                                 '"CUSTOMER_SEGMENTS_HISTORY" (')
+    assert creates[0].endswith(") DATA_RETENTION_TIME_IN_DAYS = 1")
+    assert creates[1].startswith("CREATE OR REPLACE TRANSIENT TABLE")
+    assert creates[1].endswith(") DATA_RETENTION_TIME_IN_DAYS = 0")  # load tables: never kept
+    default = push.plan_push(layout, as_of=AS_OF, tables=["customer_segments_history"],
+                             target=SnowflakeTarget(schema="S"))
+    create = next(s.sql for s in default.statements() if s.purpose == "create table")
+    assert create.startswith('CREATE TABLE IF NOT EXISTS "S"."CUSTOMER_SEGMENTS_HISTORY" (')
+    assert create.endswith('"AS_OF_DATE" DATE)')
+
+
+def _history_load(*columns: tuple[str, str]) -> sql.TableLoad:
+    return sql.TableLoad("customer_segments_history", Path("/x/h.parquet"),
+                         tuple(sql.Column(f'"{n}"', t) for n, t in columns), 1, history=True)
+
+
+def test_a_target_that_matches_the_file_or_is_missing_passes_the_drift_check() -> None:
+    from segengine.sync.target import CatalogColumn, drift
+
+    load = _history_load(("CUSTOMER_ID", "VARCHAR"), ("SPEND", "NUMBER(18,2)"),
+                         ("AS_OF_DATE", "DATE"))
+    same = [CatalogColumn("CUSTOMER_ID", "TEXT"), CatalogColumn("SPEND", "NUMBER", 38, 2),
+            CatalogColumn("AS_OF_DATE", "DATE")]  # a wider NUMBER holds every value exactly
+    assert drift(load, same, database="", schema="S") == ([], [])
+    assert drift(load, [], database="", schema="S") == ([], [])
+
+
+def test_target_drift_is_refused_with_the_exact_statements_to_run() -> None:
+    from segengine.sync.target import CatalogColumn, drift
+
+    load = _history_load(("CUSTOMER_ID", "VARCHAR"), ("SCORE", "NUMBER(38,0)"),
+                         ("AS_OF_DATE", "DATE"))
+    added = [CatalogColumn("CUSTOMER_ID", "TEXT"), CatalogColumn("AS_OF_DATE", "DATE"),
+             CatalogColumn("OLD", "FLOAT")]
+    problems, fixes = drift(load, added, database="DB", schema="S")
+    assert problems == [
+        'column "SCORE" NUMBER(38,0) is in the file but not in the table',
+        'column "OLD" FLOAT is in the table but not in the file (it would be left NULL)']
+    assert fixes == [
+        'ALTER TABLE "DB"."S"."CUSTOMER_SEGMENTS_HISTORY" ADD COLUMN "SCORE" NUMBER(38,0);',
+        'ALTER TABLE "DB"."S"."CUSTOMER_SEGMENTS_HISTORY" DROP COLUMN "OLD";']
+    retyped = [CatalogColumn("CUSTOMER_ID", "TEXT"), CatalogColumn("SCORE", "NUMBER", 18, 2),
+               CatalogColumn("AS_OF_DATE", "DATE")]
+    problems, fixes = drift(load, retyped, database="DB", schema="S")
+    assert problems[0] == 'column "SCORE" is NUMBER(18,2) in Snowflake but NUMBER(38,0) in the file'
+    assert fixes == [
+        'CREATE TABLE "DB"."S"."CUSTOMER_SEGMENTS_HISTORY_BACKUP" CLONE '
+        '"DB"."S"."CUSTOMER_SEGMENTS_HISTORY";',
+        'DROP TABLE "DB"."S"."CUSTOMER_SEGMENTS_HISTORY";']
+
+
+def test_only_load_tables_of_the_pushed_tables_from_other_pushes_are_leftovers() -> None:
+    from segengine.sync.target import leftover_load_tables
+
+    found = ["CUSTOMER_RFM__LOAD_0123456789AB", "CUSTOMER_RFM__LOAD_ABCDEF012345",
+             "CUSTOMER_RFM__LOAD_NOTES", "CUSTOMER_RFMX__LOAD_0123456789AB",
+             "OTHER__LOAD_0123456789AB", "CUSTOMER_RFM"]
+    assert leftover_load_tables(found, ["customer_rfm"], current="segengine_push_abcdef012345") \
+        == ["CUSTOMER_RFM__LOAD_0123456789AB"]

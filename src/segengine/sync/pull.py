@@ -258,6 +258,7 @@ def run_pull(session: Session, settings: Settings, *, since: str | None = None,
     started = time.perf_counter()
     layout = Layout(settings.data_dir)
     src = settings.snowflake.source
+    sql.check_database_schema(src.database, src.schema, section="[snowflake.source]")
     for what, value in (("database", src.database), ("schema", src.schema),
                         ("transactions_table", src.transactions_table),
                         ("customers_table", src.customers_table)):

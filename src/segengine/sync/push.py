@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import shutil
+import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -13,9 +16,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from segengine.config import SnowflakeTarget
-from segengine.errors import DataError, SyncError, TerminalSyncError
+from segengine.errors import ConfigError, DataError, SyncError, TerminalSyncError
 from segengine.lake.layout import Layout
-from segengine.sync import sql
+from segengine.sync import sql, target
 from segengine.sync.session import Session
 from segengine.sync.sql import Statement, TableLoad
 
@@ -29,11 +32,25 @@ class PushPlan:
     schema: str
     stage: str
     loads: list[TableLoad]
+    transient: bool = False
+    retention_days: int = -1
+
+    def checks(self) -> list[Statement]:
+        """Catalog reads before any upload: leftover load tables, then each target's columns."""
+        return [target.load_tables_select(self.database, self.schema),
+                *(target.columns_select(self.database, self.schema, load.table)
+                  for load in self.loads)]
+
+    def load_statements(self, load: TableLoad) -> list[Statement]:
+        return sql.load_statements(load, database=self.database, schema=self.schema,
+                                   stage=self.stage, transient=self.transient,
+                                   retention_days=self.retention_days)
 
     def statements(self) -> list[Statement]:
         """The full ordered SQL plan."""
         return sql.push_plan(self.loads, database=self.database, schema=self.schema,
-                             stage=self.stage, as_of=self.as_of)
+                             stage=self.stage, as_of=self.as_of, transient=self.transient,
+                             retention_days=self.retention_days, checks=self.checks())
 
 
 @dataclass
@@ -108,13 +125,15 @@ def collect_loads(out_dir: Path, tables: Sequence[str] | None = None) -> list[Ta
 def plan_push(layout: Layout, *, as_of: date, target: SnowflakeTarget,
               tables: Sequence[str] | None = None, stage_token: str | None = None) -> PushPlan:
     """Validate every name and file and build the plan; raises before any SQL is sent."""
+    sql.check_database_schema(target.database, target.schema, section="[snowflake.target]")
     if target.database:
         sql.check_identifier(target.database, what="[snowflake.target] database")
     sql.check_identifier(target.schema, what="[snowflake.target] schema")
     loads = collect_loads(layout.out_dir(as_of), tables)
     stage = sql.stage_name(stage_token or uuid.uuid4().hex[:12])
     plan = PushPlan(as_of=as_of, database=target.database, schema=target.schema, stage=stage,
-                    loads=loads)
+                    loads=loads, transient=target.transient,
+                    retention_days=target.retention_days)
     plan.statements()  # render once so any remaining name problem surfaces now
     return plan
 
@@ -123,8 +142,7 @@ def _load_table(session: Session, plan: PushPlan, load: TableLoad) -> list[str]:
     """Stage + COPY one file into a fresh load table and check its row count (idempotent)."""
     start = len(session.executed)
     session.execute(sql.create_stage_statement(plan.database, plan.schema, plan.stage))
-    *steps, count = sql.load_statements(load, database=plan.database, schema=plan.schema,
-                                        stage=plan.stage)
+    *steps, count = plan.load_statements(load)
     for stmt in steps:
         session.execute(stmt)
     loaded = session.scalar(count)
@@ -166,6 +184,53 @@ def _publish(session: Session, plan: PushPlan) -> list[str]:
     return [qid for _p, qid in session.executed[start:] if qid]
 
 
+GLOB_CHARACTERS = frozenset("*?[]")
+"""The connector expands these in a PUT's local path (glob), so such a path can match other
+files or none: the file is copied to a plain temporary path first."""
+
+
+@contextlib.contextmanager
+def plain_paths(plan: PushPlan) -> Iterator[PushPlan]:
+    """The plan, with every file whose path the connector would glob copied to a plain path."""
+    if not any(GLOB_CHARACTERS & set(str(load.file.resolve())) for load in plan.loads):
+        yield plan
+        return
+    with tempfile.TemporaryDirectory(prefix="segengine-push-") as tmp:
+        if GLOB_CHARACTERS & set(tmp):
+            raise ConfigError(
+                f"the data directory and the temporary directory {tmp} both contain one of "
+                f"{''.join(sorted(GLOB_CHARACTERS))}, which PUT expands as a pattern. Set TMPDIR "
+                "to a plain path or move the data directory")
+        loads = []
+        for load in plan.loads:
+            if GLOB_CHARACTERS & set(str(load.file.resolve())):
+                copy = Path(tmp) / load.file.name
+                shutil.copyfile(load.file, copy)
+                load = dataclasses.replace(load, file=copy)
+            loads.append(load)
+        yield dataclasses.replace(plan, loads=loads)
+
+
+def prepare_target(session: Session, plan: PushPlan,
+                   log: Callable[[str], None] = lambda _m: None) -> None:
+    """Before any upload: drop load tables earlier failed pushes of these tables left, and
+    refuse a target table whose columns no longer match its file (exact fix in the message)."""
+    found = [str(r[0]) for r in session.execute(plan.checks()[0]).fetchall()]
+    for name in target.leftover_load_tables(found, [t.table for t in plan.loads],
+                                            current=plan.stage):
+        log(f"dropping {name}, left by an earlier push that did not finish")
+        session.execute(target.drop_statement(plan.database, plan.schema, name))
+    for load, check in zip(plan.loads, plan.checks()[1:], strict=True):
+        existing = target.catalog_columns(session.execute(check).fetchall())
+        problems, fixes = target.drift(load, existing, database=plan.database,
+                                       schema=plan.schema)
+        if problems:
+            raise TerminalSyncError(
+                f"Snowflake table {sql.qualified(plan.database, plan.schema, load.table)} does "
+                f"not match {load.file}: {'; '.join(problems)}. Nothing was uploaded. Run in "
+                f"Snowflake: {' '.join(fixes)} then push again")
+
+
 def run_push(session: Session, plan: PushPlan,
              log: Callable[[str], None] = lambda _m: None) -> PushResult:
     """Execute the plan: prepare every load table, publish all in one transaction, clean up."""
@@ -175,6 +240,24 @@ def run_push(session: Session, plan: PushPlan,
                         schema=plan.schema, started_at=datetime.now(UTC).isoformat())
     for stmt in sql.setup_statements(plan.database, plan.schema):
         session.retrying(lambda stmt=stmt: session.execute(stmt))  # type: ignore[misc]
+    session.retrying(lambda: prepare_target(session, plan, log))
+    with plain_paths(plan) as uploadable:
+        _upload_and_publish(session, uploadable, result, log)
+    originals = {load.table: str(load.file) for load in plan.loads}
+    for pushed in result.tables:
+        pushed.file = originals[pushed.table]  # not the plain temporary copy
+    for stmt in sql.cleanup_statements(plan.loads, database=plan.database, schema=plan.schema,
+                                       stage=plan.stage):
+        try:
+            session.retrying(lambda stmt=stmt: session.execute(stmt))  # type: ignore[misc]
+        except SyncError as exc:
+            result.warnings.append(f"could not drop a load table ({exc}); drop it by hand")
+    result.duration_s = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _upload_and_publish(session: Session, plan: PushPlan, result: PushResult,
+                        log: Callable[[str], None]) -> None:
     try:
         for load in plan.loads:
             log(f"uploading {load.table} ({load.rows:,} rows)")
@@ -192,14 +275,6 @@ def run_push(session: Session, plan: PushPlan,
                                                schema=plan.schema, stage=plan.stage):
                 session.execute(stmt)
         raise
-    for stmt in sql.cleanup_statements(plan.loads, database=plan.database, schema=plan.schema,
-                                       stage=plan.stage):
-        try:
-            session.retrying(lambda stmt=stmt: session.execute(stmt))  # type: ignore[misc]
-        except SyncError as exc:
-            result.warnings.append(f"could not drop a load table ({exc}); drop it by hand")
-    result.duration_s = round(time.perf_counter() - started, 3)
-    return result
 
 
 def push_record(result: PushResult) -> dict[str, object]:

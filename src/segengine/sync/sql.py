@@ -82,9 +82,24 @@ def quote(name: str, *, what: str = "identifier") -> str:
     return f'"{check_identifier(name, what=what).upper()}"'
 
 
-def qualified(*parts: str, what: str = "table") -> str:
-    """`"DB"."SCHEMA"."TABLE"`, skipping empty leading parts (connection defaults)."""
-    return ".".join(quote(p, what=what) for p in parts if p)
+def quote_exact(name: str) -> str:
+    """Double-quote a name read from Snowflake's catalog as it is (case kept, `"` doubled)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def check_database_schema(database: str, schema: str, *, section: str) -> None:
+    """Both or neither: `"DB"."T"` would be read as schema DB of the current database."""
+    if database and not schema:
+        raise ConfigError(
+            f"{section} database = {database!r} is set but schema is empty, so Snowflake would "
+            f"read {database!r} as a schema of the connection's current database. Set both "
+            f"database and schema under {section}, or neither (the connection's defaults)")
+
+
+def qualified(database: str, schema: str, *names: str, what: str = "table") -> str:
+    """`"DB"."SCHEMA"."NAME"`; empty database and schema mean the connection's defaults."""
+    check_database_schema(database, schema, section="[snowflake]")
+    return ".".join(quote(p, what=what) for p in (database, schema, *names) if p)
 
 
 def snowflake_type(dtype: pa.DataType, *, column: str, table: str) -> str:
@@ -168,9 +183,17 @@ def load_table(table: str, stage: str) -> str:
                             what="load table name")
 
 
-def load_statements(load: TableLoad, *, database: str, schema: str,
-                    stage: str) -> list[Statement]:
-    """Create the target if missing, upload the file, COPY it into a fresh load table, count."""
+def _table_options(retention_days: int) -> str:
+    return "" if retention_days < 0 else f" DATA_RETENTION_TIME_IN_DAYS = {int(retention_days)}"
+
+
+def load_statements(load: TableLoad, *, database: str, schema: str, stage: str,
+                    transient: bool = False, retention_days: int = -1) -> list[Statement]:
+    """Create the target if missing, upload the file, COPY it into a fresh load table, count.
+
+    The load table is TRANSIENT with DATA_RETENTION_TIME_IN_DAYS = 0: it lives minutes, so it
+    must not cost Time Travel or Fail-safe storage after it is dropped.
+    """
     target = qualified(database, schema, load.table)
     staging = qualified(database, schema, load_table(load.table, stage))
     location = f"@{qualified(database, schema, stage, what='stage')}/{load.table.upper()}/"
@@ -179,9 +202,11 @@ def load_statements(load: TableLoad, *, database: str, schema: str,
         raise ConfigError(f"file path {path} contains a quote or backslash, which PUT cannot take. "
                           "Move the data directory to a plain path")
     defs = _column_defs(load.columns)
+    kind = "TRANSIENT TABLE" if transient else "TABLE"
     return [
-        Statement(f"CREATE TABLE IF NOT EXISTS {target} ({defs})", purpose="create table"),
-        Statement(f"CREATE OR REPLACE TRANSIENT TABLE {staging} ({defs})",
+        Statement(f"CREATE {kind} IF NOT EXISTS {target} ({defs}){_table_options(retention_days)}",
+                  purpose="create table"),
+        Statement(f"CREATE OR REPLACE TRANSIENT TABLE {staging} ({defs}){_table_options(0)}",
                   purpose="create load table"),
         Statement(f"PUT 'file://{path}' {location} AUTO_COMPRESS = FALSE PARALLEL = 4 "
                   "OVERWRITE = TRUE", purpose="upload"),
@@ -239,11 +264,15 @@ def cleanup_statements(loads: list[TableLoad], *, database: str, schema: str,
 
 
 def push_plan(loads: list[TableLoad], *, database: str, schema: str, stage: str,
-              as_of: date) -> list[Statement]:
-    """Every statement of a push, in order (what --dry-run prints)."""
-    plan = setup_statements(database, schema) + [create_stage_statement(database, schema, stage)]
+              as_of: date, transient: bool = False, retention_days: int = -1,
+              checks: list[Statement] | None = None) -> list[Statement]:
+    """Every statement of a push, in order (what --dry-run prints); `checks` are the catalog
+    reads that run first (leftover load tables, target columns)."""
+    plan = setup_statements(database, schema) + list(checks or [])
+    plan.append(create_stage_statement(database, schema, stage))
     for load in loads:
-        plan += load_statements(load, database=database, schema=schema, stage=stage)
+        plan += load_statements(load, database=database, schema=schema, stage=stage,
+                                transient=transient, retention_days=retention_days)
     plan += publish_statements(loads, database=database, schema=schema, stage=stage,
                                as_of=as_of)
     return plan + cleanup_statements(loads, database=database, schema=schema, stage=stage)
