@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from tests.fakesnow_server import (
     CuttingProxy,
@@ -38,7 +40,7 @@ from segengine.config import (
 )
 from segengine.errors import TerminalSyncError, TransientSyncError
 from segengine.lake.layout import Layout
-from segengine.sync import pull, push, sql
+from segengine.sync import pull, push, source, sql, stream
 from segengine.sync.connection import ConnectionParams, session_parameters
 from segengine.sync.retry import RetryPolicy
 from segengine.sync.session import Session
@@ -481,6 +483,94 @@ def test_pull_over_the_reject_limit_writes_nothing_for_that_month(
     layout = Layout(settings.data_dir)
     assert sorted(lake_ids(layout)) == ["2025-01", "2025-02"]
     assert pull.read_watermark(layout) == "2025-02"
+
+
+def source_settings(tmp_path: Path, database: str, *, schema: str = "RAW",
+                    table: str = "TXNS", date_col: str = "txn_date") -> Settings:
+    return Settings(paths=PathsConfig(str(tmp_path / "data")), ingest=IngestConfig(
+        max_reject_pct=50), snowflake=SnowflakeConfig(source=SnowflakeSource(
+            database=database, schema=schema, transactions_table=table,
+            columns={"transaction_id": "txn_id", "customer_id": "cust",
+                     "transaction_date": date_col, "transaction_amount": "amount"})))
+
+
+def test_pull_dates_timestamp_tz_rows_by_to_date_whatever_the_local_zone(
+        sf: Session, database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run(sf, f'CREATE SCHEMA "{database}"."RAW"')
+    run(sf, f'CREATE TABLE "{database}"."RAW"."TXNS" (TXN_ID VARCHAR, CUST VARCHAR, '
+            'TXN_TS TIMESTAMP_TZ, AMOUNT NUMBER(12,2))')
+    run(sf, f'INSERT INTO "{database}"."RAW"."TXNS" VALUES '
+            "('t1', '00001', '2025-01-15 10:00:00+00', 10.00), "
+            "('t2', '00001', '2025-01-31 20:30:00-08', 20.00)")  # 2025-02-01 04:30 UTC
+    monkeypatch.setenv("TZ", "America/Los_Angeles")  # the machine pulling is in another zone
+    time.tzset()
+    try:
+        result = pull.run_pull(sf, source_settings(tmp_path, database, date_col="txn_ts"),
+                               now=datetime(2025, 3, 1, tzinfo=UTC))
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    layout = Layout(tmp_path / "data")
+    # fakesnow stores TIMESTAMP_TZ as UTC, so TO_DATE gives the UTC date; real Snowflake gives
+    # the row's own local date (2025-01-31): tests/test_sync_live.py checks that. Either way the
+    # row carries the date it was selected by and the pull completes.
+    assert lake_ids(layout) == {"2025-01": ["t1"], "2025-02": ["t2"]}
+    feb = pl.read_parquet(layout.partition_file("2025-02"))
+    assert feb["transaction_date"].to_list() == [date(2025, 2, 1)]
+    assert result.rows_read == 2 and result.rejected == 0
+
+
+def test_pulled_numbers_stay_exact_decimals_in_the_declared_schema(
+        sf: Session, database: str, tmp_path: Path) -> None:
+    run(sf, f'CREATE SCHEMA "{database}"."RAW"')
+    run(sf, f'CREATE TABLE "{database}"."RAW"."N" (BIG NUMBER(38,2), SMALL NUMBER(12,2), '
+            'QTY NUMBER(9,0), RATE FLOAT)')
+    run(sf, f'INSERT INTO "{database}"."RAW"."N" VALUES '
+            "(1234567890123456.78, 0.10, 7, 0.5), (NULL, 9999999999.99, NULL, NULL)")
+    path = tmp_path / "n.parquet"
+    rows = stream.stream_to_parquet(sf, source.table_select(
+        source.SourceTable(database, "RAW", "N")), path)
+    table = pq.read_table(path)
+    assert rows == 2
+    assert table.schema.types == [pa.decimal128(38, 2), pa.decimal128(38, 2), pa.int64(),
+                                  pa.float64()]
+    assert table.column("big").to_pylist() == [Decimal("1234567890123456.78"), None]
+    assert table.column("small").to_pylist() == [Decimal("0.10"), Decimal("9999999999.99")]
+
+
+def test_pull_finds_lower_case_quoted_source_names_and_says_which_it_used(
+        sf: Session, database: str, tmp_path: Path) -> None:
+    run(sf, f'CREATE SCHEMA "{database}"."raw"')  # as write_pandas creates them by default
+    run(sf, f'CREATE TABLE "{database}"."raw"."txns" ("txn_id" VARCHAR, "cust" VARCHAR, '
+            '"txn_date" DATE, "amount" NUMBER(12,2))')
+    run(sf, f'INSERT INTO "{database}"."raw"."txns" VALUES '
+            "('t1', '00001', '2025-01-03', 10.50), ('t2', '00002', '2025-02-14', 20.00)")
+    result = pull.run_pull(sf, source_settings(tmp_path, database, date_col="TXN_DATE"),
+                           now=datetime(2025, 3, 1, tzinfo=UTC))
+    assert lake_ids(Layout(tmp_path / "data")) == {"2025-01": ["t1"], "2025-02": ["t2"]}
+    assert result.notes == [
+        "[snowflake.source] transactions_table = 'TXNS': using the table named 'raw.txns' "
+        "(its exact case)",
+        "transaction_date column 'TXN_DATE': using 'txn_date' (its exact case)"]
+
+
+def test_pull_removes_the_raw_rows_a_killed_pull_left(
+        sf: Session, database: str, home: Path, tmp_path: Path, invoke) -> None:  # noqa: ANN001
+    create_source(sf, database)
+    data = tmp_path / "data"
+    stale = data / ".pull-k1ll3d"
+    stale.mkdir(parents=True)
+    pl.DataFrame({"TXN_ID": ["t1"], "CUST": ["00001"]}).write_parquet(stale / "2025-01.parquet")
+    config = tmp_path / "segengine.toml"
+    config.write_text(
+        '[ingest]\nmax_reject_pct = 50\n[snowflake]\nconnection = "local"\n'
+        f'[snowflake.source]\ndatabase = "{database}"\nschema = "RAW"\n'
+        'transactions_table = "TXNS"\n[snowflake.source.columns]\ntransaction_id = "TXN_ID"\n'
+        'customer_id = "cust"\ntransaction_date = "TXN_DATE"\ntransaction_amount = "amount"\n')
+    result = invoke("pull", config=config)
+    assert result.exit_code == 0, result.output
+    assert f"removed {stale}, left by a pull that was killed" in result.output
+    assert list(data.glob(".pull-*")) == []
 
 
 def _generate_available() -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from snowflake.connector import errorcode
 from snowflake.connector import errors as sf
@@ -79,3 +80,55 @@ def test_pinned_settings_win_over_the_connection_file_and_its_own_parameters_sta
     assert kwargs["session_parameters"]["TIMEZONE"] == "UTC"
     assert kwargs["session_parameters"]["LOCK_TIMEOUT"] == 120
     assert kwargs["session_parameters"]["CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED"] is False
+
+
+class Described:
+    """A cursor whose batches differ in type from each other and from what it declares."""
+
+    def __init__(self, description: list[object], batches: list[pa.RecordBatch]) -> None:
+        self.description = description
+        self.batches = batches
+
+    def cursor(self) -> Described:
+        return self
+
+    def execute(self, _sql: str, _params: object = None) -> None:
+        pass
+
+    def fetch_arrow_batches(self) -> list[pa.RecordBatch]:
+        return self.batches
+
+    def close(self) -> None:
+        pass
+
+
+def test_streamed_schema_comes_from_the_description_not_the_first_batch(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    import pyarrow.parquet as pq
+    from snowflake.connector.cursor import ResultMetadata
+
+    from segengine.sync import stream
+    from segengine.sync.session import Session
+    from segengine.sync.sql import Statement
+
+    description = [ResultMetadata("AMOUNT", 0, None, None, 38, 2, True),
+                   ResultMetadata("QTY", 0, None, None, 9, 0, True),
+                   ResultMetadata("NAME", 2, None, None, None, None, True)]
+    empty = pa.record_batch([pa.array([], pa.int8()), pa.array([], pa.int8()),
+                             pa.array([], pa.string())], names=["AMOUNT", "QTY", "NAME"])
+    narrow = pa.record_batch([pa.array([Decimal("0.10")], pa.decimal128(12, 2)),
+                              pa.array([7], pa.int8()), pa.array(["a"])],
+                             names=["AMOUNT", "QTY", "NAME"])
+    wide = pa.record_batch([pa.array([Decimal("1234567890123456.78")], pa.decimal128(38, 2)),
+                            pa.array([70000], pa.int32()), pa.array([None], pa.string())],
+                           names=["AMOUNT", "QTY", "NAME"])
+    session = Session(ConnectionParams("x", "test", {}),
+                      connector=lambda _p: Described(description, [empty, narrow, wide]))
+    path = tmp_path / "month.parquet"
+    assert stream.stream_to_parquet(session, Statement("SELECT 1"), path) == 2
+    table = pq.read_table(path)
+    assert table.schema == pa.schema([("amount", pa.decimal128(38, 2)), ("qty", pa.int64()),
+                                      ("name", pa.large_string())])
+    assert table.column("amount").to_pylist() == [Decimal("0.10"), Decimal("1234567890123456.78")]
+    assert table.column("qty").to_pylist() == [7, 70000]

@@ -15,7 +15,7 @@ import pytest
 from segengine.config import Settings, SnowflakeConfig, SnowflakeSource, SnowflakeTarget
 from segengine.errors import ConfigError, DataError, TerminalSyncError, TransientSyncError
 from segengine.lake.layout import Layout
-from segengine.sync import manifest, pull, push, sql
+from segengine.sync import manifest, pull, push, source, sql, stream
 from segengine.sync.retry import RetryPolicy, classify, with_retry
 
 GOLDEN = Path(__file__).parent / "golden" / "sync"
@@ -135,12 +135,16 @@ def test_publish_is_one_transaction_and_history_deletes_only_as_of() -> None:
     assert_golden("publish.sql", render(statements, Path("/x")))
 
 
-def test_pull_statements_bind_their_dates() -> None:
-    month = sql.month_select("SRC", "RAW", "transactions", date_column="transaction_date",
-                             start=date(2025, 1, 1), end=date(2025, 2, 1))
-    first_last = sql.date_range_select("", "", "transactions", date_column="txn_date",
-                                       since=date(2025, 9, 1))
-    whole = sql.table_select("SRC", "RAW", "customers")
+def test_pull_statements_bind_their_dates_and_read_the_date_through_to_date() -> None:
+    txns = source.SourceTable("SRC", "RAW", "TRANSACTIONS")
+    month = source.month_select(txns, date_column="TXN_TS", start=date(2025, 1, 1),
+                                end=date(2025, 2, 1))
+    assert month.sql == ('SELECT * REPLACE (TO_DATE("TXN_TS") AS "TXN_TS") FROM '
+                         '"SRC"."RAW"."TRANSACTIONS" WHERE TO_DATE("TXN_TS") >= %s '
+                         'AND TO_DATE("TXN_TS") < %s')
+    first_last = source.date_range_select(source.SourceTable("", "", "txns"),
+                                          date_column="txn_date", since=date(2025, 9, 1))
+    whole = source.table_select(source.SourceTable("SRC", "raw", "customers"))
     assert_golden("pull.sql", render([month, first_last, whole], Path("/x")))
 
 
@@ -277,9 +281,25 @@ def test_months_between_crosses_years() -> None:
     assert pull.month_bounds("2024-12") == (date(2024, 12, 1), date(2025, 1, 1))
 
 
-def test_bad_since_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="YYYY-MM"):
-        pull.parse_month("2025/01")
+@pytest.mark.parametrize("since", ["2025/01", "25-01", "2025-1", "2025-13", "0025-01",
+                                   "2025-01-15", ""])
+def test_since_takes_exactly_a_four_digit_year_and_month(since: str) -> None:
+    with pytest.raises(ConfigError, match="YYYY-MM with a four-digit year"):
+        pull.parse_month(since)
+    assert pull.parse_month("2025-01") == date(2025, 1, 1)
+
+
+def test_pull_with_a_two_digit_year_fails_before_any_sql(tmp_path: Path) -> None:
+    from segengine.sync.connection import ConnectionParams
+    from segengine.sync.session import Session
+
+    log: list[str] = []
+    session = Session(ConnectionParams("x", "test", {}),
+                      connector=lambda _p: RecordingConnection(log))
+    settings = Settings(paths=Settings().paths.__class__(data_dir=str(tmp_path)))
+    with pytest.raises(ConfigError, match="'25-01' is not a month"):
+        pull.run_pull(session, settings, since="25-01", now=datetime(2025, 1, 1, tzinfo=UTC))
+    assert log == []
 
 
 def _sf_errors():  # noqa: ANN202
@@ -384,6 +404,8 @@ def test_push_without_a_run_manifest_writes_a_push_only_record(tmp_path: Path) -
 class DroppingDownload(RecordingConnection):
     """Executes fine, then the result download fails with a network error (connector errno)."""
 
+    description: list[object] = []
+
     def fetch_arrow_batches(self) -> object:
         import snowflake.connector.errors as e
 
@@ -406,7 +428,7 @@ def test_a_network_error_while_downloading_results_is_retried_then_reported(
                       policy=RetryPolicy(attempts=3, base_delay=0.0), sleep=lambda _s: None)
     stmt = sql.Statement("SELECT 1", (), "reading month 2025-01")
     with pytest.raises(TransientSyncError, match="reading month 2025-01"):
-        session.retrying(lambda: pull.stream_to_parquet(session, stmt, tmp_path / "m.parquet"))
+        session.retrying(lambda: stream.stream_to_parquet(session, stmt, tmp_path / "m.parquet"))
     assert len(connects) == 3  # each attempt reconnected after the drop
 
 
@@ -500,3 +522,16 @@ def test_only_load_tables_of_the_pushed_tables_from_other_pushes_are_leftovers()
              "OTHER__LOAD_0123456789AB", "CUSTOMER_RFM"]
     assert leftover_load_tables(found, ["customer_rfm"], current="segengine_push_abcdef012345") \
         == ["CUSTOMER_RFM__LOAD_0123456789AB"]
+
+
+def test_source_names_resolve_case_insensitively_preferring_the_unquoted_spelling() -> None:
+    where = "RAW of connection 'c'"
+    assert source.pick([("RAW", "TXNS"), ("raw", "txns")], ("raw", "Txns"), what="t",
+                       where=where) == ("RAW", "TXNS")
+    assert source.pick([("raw", "txns")], ("RAW", "TXNS"), what="t", where=where) == \
+        ("raw", "txns")
+    with pytest.raises(ConfigError, match="differ only by case .*RAW.Txns, RAW.txns"):
+        source.pick([("RAW", "txns"), ("RAW", "Txns")], ("RAW", "TXNS"), what="t", where=where)
+    with pytest.raises(TerminalSyncError, match="'RAW.TXNS' was not found in RAW of connection"):
+        source.pick([], ("RAW", "TXNS"), what="t", where=where)
+    assert source.SourceTable("DB", "raw", 'we"ird').ref() == '"DB"."raw"."we""ird"'

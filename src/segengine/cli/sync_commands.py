@@ -155,6 +155,10 @@ def do_pull(app: AppContext, settings: Settings, *, since: str | None, full: boo
         finally:
             bar.close()
             session.close()
+    for folder in result.removed_folders:
+        app.info(f"removed {folder}, left by a pull that was killed")
+    for note in result.notes:
+        app.info(note)
     if result.customers is not None:
         click.echo(f"customers: {result.customers:,}")
     months = ", ".join(result.months) or "none"

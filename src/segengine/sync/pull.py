@@ -8,6 +8,8 @@ holds one batch), then is mapped, validated and swapped into its partition atomi
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -18,7 +20,6 @@ from typing import Any
 
 import duckdb
 import polars as pl
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from segengine.config import Settings
@@ -33,8 +34,9 @@ from segengine.lake.validate import (
     validate_customers,
     validate_transactions,
 )
-from segengine.sync import sql
+from segengine.sync import source, sql
 from segengine.sync.session import Session
+from segengine.sync.stream import stream_to_parquet
 
 Progress = Callable[[str, int, int], None]
 """Called after each month with (month, rows, total months)."""
@@ -51,6 +53,10 @@ class PullResult:
     watermark: str | None = None
     duration_s: float = 0.0
     rejects_files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Which real (case-exact) source names were used."""
+    removed_folders: list[str] = field(default_factory=list)
+    """`.pull-*` folders of a killed earlier pull that were deleted first."""
 
 
 def watermark_file(layout: Layout) -> Path:
@@ -69,13 +75,19 @@ def read_watermark(layout: Layout) -> str | None:
     return value if isinstance(value, str) else None
 
 
+MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+FIRST_YEAR = 1900
+"""Earlier months are refused: a two-digit year read as 00YY would plan thousands of months."""
+
+
 def parse_month(value: str, *, what: str = "--since") -> date:
-    """`YYYY-MM` -> first day of that month."""
-    try:
-        year, mon = (int(p) for p in value.split("-"))
-        return date(year, mon, 1)
-    except ValueError:
-        raise ConfigError(f"{what} {value!r} is not a month; use YYYY-MM, e.g. 2025-01") from None
+    """Exactly `YYYY-MM` (four-digit year from 1900) -> first day of that month."""
+    match = MONTH.match(value.strip()) if isinstance(value, str) else None
+    if match is None or not 1 <= int(match.group(2)) <= 12 \
+            or int(match.group(1)) < FIRST_YEAR:
+        raise ConfigError(f"{what} {value!r} is not a month; use YYYY-MM with a four-digit "
+                          f"year from {FIRST_YEAR}, e.g. 2025-01")
+    return date(int(match.group(1)), int(match.group(2)), 1)
 
 
 def shift_month(month: str, delta: int) -> str:
@@ -121,46 +133,66 @@ def date_column(settings: Settings) -> str:
     return name
 
 
-def _widen(batch: pa.RecordBatch | pa.Table) -> pa.Table:
-    """Stable types across batches: the connector varies integer widths per chunk."""
-    fields = []
-    for f in batch.schema:
-        t = f.type
-        if pa.types.is_integer(t):
-            t = pa.int64()
-        elif pa.types.is_decimal(t):
-            t = pa.decimal128(38, t.scale)
-        elif pa.types.is_floating(t):
-            t = pa.float64()
-        elif pa.types.is_string(t) or pa.types.is_large_string(t):
-            t = pa.large_string()
-        fields.append(pa.field(f.name.lower(), t))
-    table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
-    return table.rename_columns([f.name for f in fields]).cast(pa.schema(fields))
+PULL_FOLDER_PREFIX = ".pull-"
 
 
-def stream_to_parquet(session: Session, stmt: sql.Statement, path: Path) -> int:
-    """Run a SELECT and append its Arrow batches to `path`; returns rows (0 = no file)."""
-    cur = session.execute(stmt)
-    rows = 0
-    writer: pq.ParquetWriter | None = None
-    try:
-        with session.fetching(stmt.purpose or "downloading results"):
-            for batch in cur.fetch_arrow_batches():
-                table = _widen(batch)
-                if writer is None:
-                    writer = pq.ParquetWriter(path, table.schema)
-                writer.write_table(table)
-                rows += table.num_rows
-    finally:
-        if writer is not None:
-            writer.close()
-    return rows
+def remove_stale_pull_folders(layout: Layout) -> list[Path]:
+    """Delete `.pull-*` folders (raw source rows) a killed pull left in the data directory.
+
+    Call only under the data-directory lock: then no other pull is using one."""
+    removed = []
+    if layout.root.is_dir():
+        for folder in sorted(layout.root.glob(f"{PULL_FOLDER_PREFIX}*")):
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder)
+                removed.append(folder)
+    return removed
 
 
-def _fq(settings: Settings, table: str) -> tuple[str, str, str]:
+@dataclass(frozen=True)
+class Sources:
+    """The source tables and date column by their real (catalog) names."""
+
+    transactions: source.SourceTable
+    date_column: str
+    customers: source.SourceTable | None
+    notes: tuple[str, ...] = ()
+
+
+def _resolve_table(session: Session, database: str, schema: str, table: str,
+                   notes: list[str], *, setting: str) -> source.SourceTable:
+    stmt = source.tables_lookup(database, schema, table)
+    rows = session.retrying(lambda: session.execute(stmt).fetchall())
+    where = (f"{database + '.' if database else ''}{schema or '(current schema)'} of connection "
+             f"{session.params.name!r}")
+    if schema:
+        found_schema, name = source.pick(rows, (schema, table), what=setting, where=where)
+    else:
+        found_schema, (name,) = "", source.pick(rows, (table,), what=setting, where=where)
+    if name != table.upper() or (schema and found_schema != schema.upper()):
+        notes.append(f"{setting} = {table!r}: using the table named "
+                     f"{'.'.join(filter(None, (found_schema, name)))!r} (its exact case)")
+    return source.SourceTable(database, found_schema, name)
+
+
+def resolve_sources(session: Session, settings: Settings) -> Sources:
+    """Find the configured source tables and date column in the catalog, ignoring case."""
     src = settings.snowflake.source
-    return src.database, src.schema, table
+    notes: list[str] = []
+    txns = _resolve_table(session, src.database, src.schema, src.transactions_table, notes,
+                          setting="[snowflake.source] transactions_table")
+    wanted = date_column(settings)
+    stmt = source.columns_lookup(txns)
+    columns = [str(r[0]) for r in session.retrying(lambda: session.execute(stmt).fetchall())]
+    (column,) = source.pick([(c,) for c in columns if c.upper() == wanted.upper()], (wanted,),
+                            what="date column", where=f"table {txns.ref()}")
+    if column != wanted.upper():
+        notes.append(f"transaction_date column {wanted!r}: using {column!r} (its exact case)")
+    customers = None
+    if src.customers_table:
+        customers = _resolve_table(session, src.database, src.schema, src.customers_table,
+                                   notes, setting="[snowflake.source] customers_table")
+    return Sources(txns, column, customers, tuple(notes))
 
 
 def _validated(con: duckdb.DuckDBPyConnection, raw_path: Path | None, *, customers: bool,
@@ -193,10 +225,10 @@ def _quarantine(layout: Layout, validated: Validated, result: PullResult, *, set
 
 
 def pull_customers(session: Session, settings: Settings, layout: Layout, tmp: Path,
-                   result: PullResult, *, load_id: str) -> None:
+                   result: PullResult, *, table: source.SourceTable, load_id: str) -> None:
     """Replace lake/customers with the whole source customers table."""
     src = settings.snowflake.source
-    stmt = sql.table_select(*_fq(settings, src.customers_table))
+    stmt = source.table_select(table)
     raw = tmp / "customers.parquet"
     rows = session.retrying(lambda: stream_to_parquet(session, stmt, raw))
     con = duckdb.connect()
@@ -212,12 +244,13 @@ def pull_customers(session: Session, settings: Settings, layout: Layout, tmp: Pa
 
 
 def quarantine_null_dates(session: Session, settings: Settings, con: duckdb.DuckDBPyConnection,
-                          tmp: Path, result: PullResult, *, date_col: str,
+                          tmp: Path, result: PullResult, *, sources: Sources,
                           load_id: str) -> None:
     """Read the source rows whose date is NULL and send them to rejects/ (they belong to no
     month partition). They count as read and rejected, outside the per-month reject limit."""
     src = settings.snowflake.source
-    stmt = sql.null_date_select(*_fq(settings, src.transactions_table), date_column=date_col)
+    date_col = sources.date_column
+    stmt = source.null_date_select(sources.transactions, date_column=date_col)
     raw = tmp / "null-dates.parquet"
     rows = session.retrying(lambda: stream_to_parquet(session, stmt, raw))
     if not rows:
@@ -232,15 +265,14 @@ def quarantine_null_dates(session: Session, settings: Settings, con: duckdb.Duck
         result.rejects_files.append(str(path))
 
 
-def plan_months(session: Session, settings: Settings, *, watermark: str | None,
-                since: str | None, full: bool) -> list[str]:
+def plan_months(session: Session, settings: Settings, *, sources: Sources,
+                watermark: str | None, since: str | None, full: bool) -> list[str]:
     """Months to read: from the start month to the source's last month (or the watermark)."""
     src = settings.snowflake.source
     first = start_month(watermark=watermark, since=since, full=full,
                         repull_months=src.repull_months)
-    stmt = sql.date_range_select(*_fq(settings, src.transactions_table),
-                                 date_column=date_column(settings),
-                                 since=parse_month(first) if first else None)
+    stmt = source.date_range_select(sources.transactions, date_column=sources.date_column,
+                                    since=parse_month(first) if first else None)
     row = session.retrying(lambda: session.fetchone(stmt))
     low, high = (row or (None, None))
     last = month_key(high) if high is not None else None
@@ -264,24 +296,32 @@ def run_pull(session: Session, settings: Settings, *, since: str | None = None,
                         ("customers_table", src.customers_table)):
         if value:
             sql.check_identifier(value, what=f"[snowflake.source] {what}")
-    column = date_column(settings)
+    date_column(settings)
+    if since is not None:
+        parse_month(since)
     watermark = read_watermark(layout)
     result = PullResult(watermark=watermark)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     layout.root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".pull-", dir=layout.root) as tmp_name:
+    result.removed_folders = [str(p) for p in remove_stale_pull_folders(layout)]
+    sources = resolve_sources(session, settings)
+    result.notes = list(sources.notes)
+    with tempfile.TemporaryDirectory(prefix=PULL_FOLDER_PREFIX, dir=layout.root) as tmp_name:
         tmp = Path(tmp_name)
-        if src.customers_table:
-            pull_customers(session, settings, layout, tmp, result, load_id=f"{stamp}-customers")
-        months = plan_months(session, settings, watermark=watermark, since=since, full=full)
+        if sources.customers is not None:
+            pull_customers(session, settings, layout, tmp, result, table=sources.customers,
+                           load_id=f"{stamp}-customers")
+        months = plan_months(session, settings, sources=sources, watermark=watermark,
+                             since=since, full=full)
         con = duckdb.connect()
         try:
-            quarantine_null_dates(session, settings, con, tmp, result, date_col=column,
+            quarantine_null_dates(session, settings, con, tmp, result, sources=sources,
                                   load_id=f"{stamp}-null-dates")
             for month in months:
                 start, end = month_bounds(month)
-                stmt = sql.month_select(*_fq(settings, src.transactions_table),
-                                        date_column=column, start=start, end=end)
+                stmt = source.month_select(sources.transactions,
+                                           date_column=sources.date_column, start=start,
+                                           end=end)
                 raw = tmp / f"{month}.parquet"
                 raw.unlink(missing_ok=True)
                 rows = session.retrying(

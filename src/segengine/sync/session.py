@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from segengine.errors import SyncError, TransientSyncError
+from segengine.errors import SegengineError, TransientSyncError
 from segengine.sync import sql
 from segengine.sync.connection import ConnectionParams, open_connection
 from segengine.sync.retry import RetryPolicy, classify, with_retry
@@ -61,7 +61,7 @@ class Session:
         (a transient one drops the connection so a retry reconnects)."""
         try:
             yield
-        except SyncError:
+        except SegengineError:  # already a user-facing error (e.g. a classified SyncError)
             raise
         except Exception as exc:  # noqa: BLE001 - classified in one place
             error = classify(exc, connection=self.params.name, action=action,
