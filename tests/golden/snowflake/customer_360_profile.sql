@@ -29,7 +29,7 @@ SELECT
   c.card_type,
   c.credit_limit,
   c.account_open_date,
-  CAST(DATEDIFF(DAY, c.account_open_date, CAST(:as_of AS DATE)) AS INT) AS account_age_days,
+  CAST(DATEDIFF(DAY, c.account_open_date, CAST($as_of AS DATE)) AS INT) AS account_age_days,
   s.customer_segment,
   s.segment_reason,
   s.segment_assigned_date,
@@ -50,13 +50,13 @@ SELECT
   s.avg_monthly_spend,
   s.first_transaction_date,
   s.last_transaction_date,
-  CAST(DATEDIFF(DAY, s.last_transaction_date, CAST(:as_of AS DATE)) AS INT) AS days_since_last_transaction,
+  CAST(DATEDIFF(DAY, s.last_transaction_date, CAST($as_of AS DATE)) AS INT) AS days_since_last_transaction,
   CASE
-    WHEN DATEDIFF(DAY, s.last_transaction_date, CAST(:as_of AS DATE)) <= 30
+    WHEN DATEDIFF(DAY, s.last_transaction_date, CAST($as_of AS DATE)) <= 30
     THEN 'Active (30 days)'
-    WHEN DATEDIFF(DAY, s.last_transaction_date, CAST(:as_of AS DATE)) <= 60
+    WHEN DATEDIFF(DAY, s.last_transaction_date, CAST($as_of AS DATE)) <= 60
     THEN 'Recent (60 days)'
-    WHEN DATEDIFF(DAY, s.last_transaction_date, CAST(:as_of AS DATE)) <= 90
+    WHEN DATEDIFF(DAY, s.last_transaction_date, CAST($as_of AS DATE)) <= 90
     THEN 'At Risk (90 days)'
     ELSE 'Inactive (90+ days)'
   END AS recency_status,

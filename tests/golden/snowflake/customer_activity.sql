@@ -5,10 +5,10 @@ WITH txn AS (
     transaction_amount,
     merchant_category,
     CASE WHEN status = 'approved' THEN 1 ELSE 0 END AS is_approved,
-    CASE WHEN transaction_date <= CAST(:feature_date AS DATE) THEN 1 ELSE 0 END AS by_s
+    CASE WHEN transaction_date <= CAST($feature_date AS DATE) THEN 1 ELSE 0 END AS by_s
   FROM transactions
   WHERE
-    transaction_date <= CAST(:as_of AS DATE)
+    transaction_date <= CAST($as_of AS DATE)
 ), per_customer AS (
   SELECT
     customer_id,
@@ -18,7 +18,7 @@ WITH txn AS (
     MAX(CASE WHEN is_approved = 1 THEN transaction_date END) AS last_transaction_date,
     SUM(
       CASE
-        WHEN is_approved = 1 AND transaction_date >= CAST(:last90_start AS DATE)
+        WHEN is_approved = 1 AND transaction_date >= CAST($last90_start AS DATE)
         THEN transaction_amount
         ELSE 0
       END
@@ -26,8 +26,8 @@ WITH txn AS (
     SUM(
       CASE
         WHEN is_approved = 1
-        AND transaction_date >= CAST(:prior90_start AS DATE)
-        AND transaction_date <= CAST(:prior90_end AS DATE)
+        AND transaction_date >= CAST($prior90_start AS DATE)
+        AND transaction_date <= CAST($prior90_end AS DATE)
         THEN transaction_amount
         ELSE 0
       END
@@ -35,7 +35,7 @@ WITH txn AS (
     SUM(
       CASE
         WHEN is_approved = 1
-        AND transaction_date >= CAST(:last90_start AS DATE)
+        AND transaction_date >= CAST($last90_start AS DATE)
         AND merchant_category IN ('Travel', 'Airlines', 'Hotels')
         THEN transaction_amount
         ELSE 0
@@ -44,7 +44,7 @@ WITH txn AS (
     SUM(
       CASE
         WHEN is_approved = 1
-        AND transaction_date >= CAST(:last90_start AS DATE)
+        AND transaction_date >= CAST($last90_start AS DATE)
         AND merchant_category IN ('Grocery', 'Gas', 'Utilities')
         THEN transaction_amount
         ELSE 0
@@ -56,14 +56,14 @@ WITH txn AS (
     MEDIAN(CASE WHEN is_approved = 1 THEN CAST(transaction_amount AS DECIMAL(18, 3)) END) AS median_amount,
     SUM(
       CASE
-        WHEN is_approved = 1 AND transaction_date >= CAST(:period_start AS DATE)
+        WHEN is_approved = 1 AND transaction_date >= CAST($period_start AS DATE)
         THEN 1
         ELSE 0
       END
     ) AS period_transactions,
     SUM(
       CASE
-        WHEN is_approved = 1 AND transaction_date >= CAST(:period_start AS DATE)
+        WHEN is_approved = 1 AND transaction_date >= CAST($period_start AS DATE)
         THEN transaction_amount
         ELSE 0
       END
@@ -75,7 +75,7 @@ WITH txn AS (
     MAX(CASE WHEN is_approved * by_s = 1 THEN transaction_date END) AS s_last_transaction_date,
     SUM(
       CASE
-        WHEN is_approved * by_s = 1 AND transaction_date >= CAST(:s_last90_start AS DATE)
+        WHEN is_approved * by_s = 1 AND transaction_date >= CAST($s_last90_start AS DATE)
         THEN transaction_amount
         ELSE 0
       END
@@ -83,8 +83,8 @@ WITH txn AS (
     SUM(
       CASE
         WHEN is_approved = 1
-        AND transaction_date >= CAST(:s_prior90_start AS DATE)
-        AND transaction_date <= CAST(:s_prior90_end AS DATE)
+        AND transaction_date >= CAST($s_prior90_start AS DATE)
+        AND transaction_date <= CAST($s_prior90_end AS DATE)
         THEN transaction_amount
         ELSE 0
       END
@@ -92,7 +92,7 @@ WITH txn AS (
     SUM(
       CASE
         WHEN is_approved * by_s = 1
-        AND transaction_date >= CAST(:s_last90_start AS DATE)
+        AND transaction_date >= CAST($s_last90_start AS DATE)
         AND merchant_category IN ('Travel', 'Airlines', 'Hotels')
         THEN transaction_amount
         ELSE 0
@@ -101,7 +101,7 @@ WITH txn AS (
     SUM(
       CASE
         WHEN is_approved * by_s = 1
-        AND transaction_date >= CAST(:s_last90_start AS DATE)
+        AND transaction_date >= CAST($s_last90_start AS DATE)
         AND merchant_category IN ('Grocery', 'Gas', 'Utilities')
         THEN transaction_amount
         ELSE 0
@@ -114,7 +114,7 @@ WITH txn AS (
     SUM(by_s) AS s_all_transactions,
     SUM(
       CASE
-        WHEN is_approved = 1 AND transaction_date >= CAST(:recent_start AS DATE)
+        WHEN is_approved = 1 AND transaction_date >= CAST($recent_start AS DATE)
         THEN 1
         ELSE 0
       END
@@ -122,7 +122,7 @@ WITH txn AS (
     SUM(CASE WHEN is_approved = 1 AND by_s = 0 THEN transaction_amount ELSE 0 END) AS spend_outcome_window,
     SUM(
       CASE
-        WHEN is_approved * by_s = 1 AND transaction_date >= CAST(:baseline_start AS DATE)
+        WHEN is_approved * by_s = 1 AND transaction_date >= CAST($baseline_start AS DATE)
         THEN transaction_amount
         ELSE 0
       END

@@ -2,7 +2,7 @@ WITH base AS (
   SELECT
     a.*,
     COALESCE(c.account_open_date, a.first_transaction_date) AS tenure_start,
-    CAST(:as_of AS DATE) AS as_of_date
+    CAST($as_of AS DATE) AS as_of_date
   FROM customer_activity AS a
   LEFT JOIN customers AS c
     ON c.customer_id = a.customer_id
@@ -43,9 +43,9 @@ WITH base AS (
   SELECT
     features.*,
     CASE
-      WHEN spend_last_90_days >= 3 * CAST(:hvt_min_avg_monthly_spend AS DECIMAL(18, 4))
+      WHEN spend_last_90_days >= 3 * CAST($hvt_min_avg_monthly_spend AS DECIMAL(18, 4))
       AND spend_last_90_days > 0
-      AND travel_spend_last_90_days * 100 >= CAST(:hvt_min_travel_pct AS DECIMAL(18, 4)) * spend_last_90_days
+      AND travel_spend_last_90_days * 100 >= CAST($hvt_min_travel_pct AS DECIMAL(18, 4)) * spend_last_90_days
       THEN 1
       ELSE 0
     END AS is_hvt,
@@ -53,24 +53,24 @@ WITH base AS (
       WHEN spend_prior_90_days > 0
       AND (
         spend_last_90_days - spend_prior_90_days
-      ) * 100 <= CAST(:declining_max_change_pct AS DECIMAL(18, 4)) * spend_prior_90_days
-      AND spend_prior_90_days >= CAST(:declining_min_prior_spend AS DECIMAL(18, 4))
+      ) * 100 <= CAST($declining_max_change_pct AS DECIMAL(18, 4)) * spend_prior_90_days
+      AND spend_prior_90_days >= CAST($declining_min_prior_spend AS DECIMAL(18, 4))
       THEN 1
       ELSE 0
     END AS is_declining,
     CASE
-      WHEN tenure_months <= CAST(:new_max_tenure_months AS INT)
+      WHEN tenure_months <= CAST($new_max_tenure_months AS INT)
       AND spend_prior_90_days > 0
       AND (
         spend_last_90_days - spend_prior_90_days
-      ) * 100 >= CAST(:new_min_change_pct AS DECIMAL(18, 4)) * spend_prior_90_days
+      ) * 100 >= CAST($new_min_change_pct AS DECIMAL(18, 4)) * spend_prior_90_days
       THEN 1
       ELSE 0
     END AS is_new,
     CASE
-      WHEN spend_last_90_days < 3 * CAST(:budget_max_avg_monthly_spend AS DECIMAL(18, 4))
+      WHEN spend_last_90_days < 3 * CAST($budget_max_avg_monthly_spend AS DECIMAL(18, 4))
       AND spend_last_90_days > 0
-      AND necessities_spend_last_90_days * 100 >= CAST(:budget_min_necessities_pct AS DECIMAL(18, 4)) * spend_last_90_days
+      AND necessities_spend_last_90_days * 100 >= CAST($budget_min_necessities_pct AS DECIMAL(18, 4)) * spend_last_90_days
       THEN 1
       ELSE 0
     END AS is_budget
@@ -92,13 +92,13 @@ SELECT
   END AS customer_segment,
   CASE
     WHEN is_hvt = 1
-    THEN 'avg_monthly_spend ' || CAST(avg_monthly_spend AS VARCHAR) || ' ≥ ' || :hvt_min_avg_monthly_spend_label || ' and travel_spend_pct ' || CAST(travel_spend_pct AS VARCHAR) || ' ≥ ' || :hvt_min_travel_pct_label
+    THEN 'avg_monthly_spend ' || CAST(avg_monthly_spend AS VARCHAR) || ' ≥ ' || $hvt_min_avg_monthly_spend_label || ' and travel_spend_pct ' || CAST(travel_spend_pct AS VARCHAR) || ' ≥ ' || $hvt_min_travel_pct_label
     WHEN is_declining = 1
-    THEN 'spend_change_pct ' || CAST(spend_change_pct AS VARCHAR) || ' ≤ ' || :declining_max_change_pct_label || ' and spend_prior_90_days ' || CAST(spend_prior_90_days AS VARCHAR) || ' ≥ ' || :declining_min_prior_spend_label
+    THEN 'spend_change_pct ' || CAST(spend_change_pct AS VARCHAR) || ' ≤ ' || $declining_max_change_pct_label || ' and spend_prior_90_days ' || CAST(spend_prior_90_days AS VARCHAR) || ' ≥ ' || $declining_min_prior_spend_label
     WHEN is_new = 1
-    THEN 'tenure_months ' || CAST(tenure_months AS VARCHAR) || ' ≤ ' || :new_max_tenure_months_label || ' and spend_change_pct ' || CAST(spend_change_pct AS VARCHAR) || ' ≥ ' || :new_min_change_pct_label
+    THEN 'tenure_months ' || CAST(tenure_months AS VARCHAR) || ' ≤ ' || $new_max_tenure_months_label || ' and spend_change_pct ' || CAST(spend_change_pct AS VARCHAR) || ' ≥ ' || $new_min_change_pct_label
     WHEN is_budget = 1
-    THEN 'avg_monthly_spend ' || CAST(avg_monthly_spend AS VARCHAR) || ' < ' || :budget_max_avg_monthly_spend_label || ' and necessities_spend_pct ' || CAST(necessities_spend_pct AS VARCHAR) || ' ≥ ' || :budget_min_necessities_pct_label
+    THEN 'avg_monthly_spend ' || CAST(avg_monthly_spend AS VARCHAR) || ' < ' || $budget_max_avg_monthly_spend_label || ' and necessities_spend_pct ' || CAST(necessities_spend_pct AS VARCHAR) || ' ≥ ' || $budget_min_necessities_pct_label
     ELSE 'no rule matched: avg_monthly_spend ' || CAST(avg_monthly_spend AS VARCHAR) || ', spend_change_pct ' || COALESCE(CAST(spend_change_pct AS VARCHAR), 'NULL') || ', travel_spend_pct ' || COALESCE(CAST(travel_spend_pct AS VARCHAR), 'NULL') || ', necessities_spend_pct ' || COALESCE(CAST(necessities_spend_pct AS VARCHAR), 'NULL') || ', tenure_months ' || CAST(tenure_months AS VARCHAR)
   END AS segment_reason,
   as_of_date AS segment_assigned_date,
