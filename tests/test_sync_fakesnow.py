@@ -593,12 +593,14 @@ def _outputs(root: Path) -> dict[str, pl.DataFrame]:
     return frames
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not _generate_available(),
                     reason="`segengine generate` / segengine.run.pipeline not available yet")
+@pytest.mark.parametrize(("customers", "months", "command"), [
+    (150, 3, "pull"),  # default suite: pull then run (results not pushed, a few seconds)
+    pytest.param(300, 6, "sync", marks=pytest.mark.slow)])
 def test_round_trip_generate_push_pull_run_gives_identical_tables(
         sf: Session, database: str, home: Path, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, customers: int, months: int, command: str) -> None:
     from click.testing import CliRunner
 
     from segengine.cli import cli
@@ -606,35 +608,37 @@ def test_round_trip_generate_push_pull_run_gives_identical_tables(
     monkeypatch.chdir(tmp_path)
     original, copy = tmp_path / "original", tmp_path / "copy"
     runner = CliRunner()
-    result = runner.invoke(cli, ["--data-dir", str(original), "generate", "--customers", "300",
-                                 "--months", "6"], catch_exceptions=False)
+    result = runner.invoke(cli, ["--data-dir", str(original), "generate", "--customers",
+                                 str(customers), "--months", str(months)],
+                           catch_exceptions=False)
     assert result.exit_code == 0, result.output
     # the generated lake becomes the Snowflake source: one transactions and one customers table
-    source = Layout(tmp_path / "source")
-    source.out_dir(D2).mkdir(parents=True)
+    source_dir = Layout(tmp_path / "source")
+    source_dir.out_dir(D2).mkdir(parents=True)
     pl.read_parquet(Layout(original).partition_files()).write_parquet(
-        source.out_dir(D2) / "transactions.parquet")
+        source_dir.out_dir(D2) / "transactions.parquet")
     pl.read_parquet(Layout(original).customers_file).write_parquet(
-        source.out_dir(D2) / "customers.parquet")
-    push.run_push(sf, push.plan_push(source, as_of=D2, target=SnowflakeTarget(database, "RAW")))
+        source_dir.out_dir(D2) / "customers.parquet")
+    push.run_push(sf, push.plan_push(source_dir, as_of=D2,
+                                     target=SnowflakeTarget(database, "RAW")))
     config = tmp_path / "segengine.toml"
     config.write_text(
         f'[snowflake]\nconnection = "local"\n[snowflake.source]\ndatabase = "{database}"\n'
         'schema = "RAW"\ntransactions_table = "TRANSACTIONS"\ncustomers_table = "CUSTOMERS"\n'
         f'[snowflake.target]\ndatabase = "{database}"\nschema = "RESULTS"\n')
-    result = runner.invoke(cli, ["--data-dir", str(copy), "--config", str(config), "sync"],
-                           catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    result = runner.invoke(cli, ["--data-dir", str(original), "--config", str(config), "run"],
-                           catch_exceptions=False)
-    assert result.exit_code == 0, result.output
+    steps = [(copy, command), *([(copy, "run")] if command == "pull" else []), (original, "run")]
+    for data_dir, step in steps:
+        result = runner.invoke(cli, ["--data-dir", str(data_dir), "--config", str(config), step],
+                               catch_exceptions=False)
+        assert result.exit_code == 0, result.output
     want, got = _outputs(original), _outputs(copy)
     assert sorted(got) == sorted(want)
     for name, frame in want.items():
         key = [c for c in ("customer_id", "month", "cluster_id", "segment") if c in frame.columns]
         assert got[name].sort(key).equals(frame.sort(key)), name
-    pushed = run(sf, f'SELECT COUNT(*) FROM "{database}"."RESULTS"."CUSTOMER_360_PROFILE"')
-    assert pushed == [(want["customer_360_profile"].height,)]
+    if command == "sync":
+        pushed = run(sf, f'SELECT COUNT(*) FROM "{database}"."RESULTS"."CUSTOMER_360_PROFILE"')
+        assert pushed == [(want["customer_360_profile"].height,)]
 
 
 def _transactions(n: int, months: int = 4) -> pl.DataFrame:
