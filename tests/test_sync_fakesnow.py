@@ -7,7 +7,6 @@ fixtures keep timestamps non-null; state is process-wide, so every test uses its
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -692,34 +691,6 @@ def test_sync_stops_at_a_failed_pull_and_publishes_nothing(
     assert not (tmp_path / "data" / "out").exists()
     assert run(sf, f'SELECT COUNT(*) FROM "{database}".information_schema.schemata '
                    "WHERE schema_name = 'RESULTS'") == [(0,)]
-
-
-REAL_CONNECTION = os.environ.get("SNOWFLAKE_TEST_CONNECTION", "")
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not REAL_CONNECTION,
-                    reason="set SNOWFLAKE_TEST_CONNECTION to a connections.toml name to run")
-def test_push_to_a_real_snowflake_account(tmp_path: Path) -> None:
-    from segengine.sync.connection import resolve_connection
-
-    params = resolve_connection(SnowflakeConfig(connection=REAL_CONNECTION), os.environ,
-                                Path.home())
-    session = Session(params)
-    layout = Layout(tmp_path / "data")
-    frames = write_run(layout, D2, 0)
-    schema = unique_name("SEGENGINE_TEST")
-    try:
-        push.run_push(session, push.plan_push(layout, as_of=D2,
-                                              target=SnowflakeTarget("", schema)))
-        push.run_push(session, push.plan_push(layout, as_of=D2,
-                                              target=SnowflakeTarget("", schema)))
-        rows = session.scalar(sql.Statement(f'SELECT COUNT(*) FROM "{schema}".'
-                                            '"CUSTOMER_SEGMENTS_HISTORY"'))
-        assert rows == frames["customer_segments_history"].height
-    finally:
-        session.execute(sql.Statement(f'DROP SCHEMA IF EXISTS "{schema}"'))
-        session.close()
 
 
 def test_pull_quarantines_source_rows_without_a_date(
