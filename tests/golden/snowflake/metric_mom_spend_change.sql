@@ -6,7 +6,7 @@ WITH monthly AS (
     COUNT(*) AS transaction_count
   FROM transactions
   WHERE
-    status = 'approved' AND transaction_date <= CAST(:as_of AS DATE)
+    status = 'approved' AND transaction_date <= CAST($as_of AS DATE)
   GROUP BY
     customer_id,
     DATE_TRUNC('MONTH', transaction_date)
@@ -19,7 +19,7 @@ WITH monthly AS (
   FROM customer_activity AS a
   JOIN calendar_months AS m
     ON m.month >= DATE_TRUNC('MONTH', a.first_transaction_date)
-    AND m.month <= CAST(:as_of_month AS DATE)
+    AND m.month <= CAST($as_of_month AS DATE)
   LEFT JOIN monthly AS s
     ON s.customer_id = a.customer_id AND s.month = m.month
 ), with_prior AS (
@@ -67,10 +67,10 @@ SELECT
     ELSE 'High Decline'
   END AS mom_trend_category,
   CASE
-    WHEN month < CAST(:as_of_month AS DATE)
-    OR CAST(:as_of AS DATE) = LAST_DAY(CAST(:as_of AS DATE))
+    WHEN month < CAST($as_of_month AS DATE)
+    OR CAST($as_of AS DATE) = LAST_DAY(CAST($as_of AS DATE))
     THEN TRUE
     ELSE FALSE
   END AS is_complete_month,
-  CAST(:as_of AS DATE) AS as_of_date
+  CAST($as_of AS DATE) AS as_of_date
 FROM with_ratio
