@@ -23,11 +23,16 @@ AS_OF = date(2025, 10, 31)
 
 
 def assert_golden(name: str, text: str) -> None:
-    """Compare with tests/golden/sync/<name>; UPDATE_GOLDEN=1 rewrites it."""
+    """Compare with tests/golden/sync/<name>. Updating is explicit, never a side effect:
+    `UPDATE_GOLDEN=1 pytest tests/test_sync_sql.py` rewrites the files (then review the diff)."""
     path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1" or not path.exists():
+    if os.environ.get("UPDATE_GOLDEN") == "1":
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+        return
+    if not path.exists():
+        pytest.fail(f"golden file {path} is missing; create it with "
+                    "`UPDATE_GOLDEN=1 pytest tests/test_sync_sql.py` and review it")
     assert text == path.read_text()
 
 
