@@ -237,7 +237,10 @@ def test_connection_cut_mid_transaction_leaves_the_target_unchanged(
         assert_published(sf, database, before)
     finally:
         proxy.close()
-        abort_transactions_since(tokens)  # teardown: free its locks for the rerun below
+        # the rerun below is a new process that does not know the detached transaction's id:
+        # in Snowflake it waits (LOCK_TIMEOUT, retried) until Snowflake aborts a detached
+        # transaction that blocks others for 5 minutes; here that abort is done at once
+        abort_transactions_since(tokens)
     push.run_push(sf, push_plan(layout, database, D2))
     assert_published(sf, database, after)
     assert run(sf, f'SELECT COUNT(*) FROM "{database}"."SEG"."CUSTOMER_SEGMENTS_HISTORY"') \
