@@ -39,7 +39,7 @@ from segengine.config import (
 )
 from segengine.errors import TerminalSyncError, TransientSyncError
 from segengine.lake.layout import Layout
-from segengine.sync import pull, push, source, sql, stream
+from segengine.sync import manifest, pull, push, source, sql, stream
 from segengine.sync.connection import ConnectionParams, session_parameters
 from segengine.sync.retry import RetryPolicy
 from segengine.sync.session import Session
@@ -310,6 +310,37 @@ def test_a_lock_held_by_a_foreign_detached_session_is_waited_for_then_reported(
         session.close()
         proxy.close()
         abort_transactions_since(tokens)
+
+
+def test_a_push_after_a_killed_push_aborts_the_transaction_it_left_open(
+        sf: Session, database: str, home: Path, tmp_path: Path, invoke) -> None:  # noqa: ANN001
+    layout = Layout(tmp_path / "data")
+    write_run(layout, D2, 0)
+    config = tmp_path / "segengine.toml"
+    config.write_text(f'[snowflake]\nconnection = "local"\nlock_timeout_s = 3\n'
+                      f'[snowflake.target]\ndatabase = "{database}"\nschema = "SEG"\n')
+    assert invoke("push", "--as-of", D2.isoformat(), config=config).exit_code == 0
+    after = write_run(layout, D2, 1)
+    # a push killed (kill -9) inside its publish: BEGIN and DELETE ran, then the process died
+    killed = make_session()
+    killed.journal = lambda txn: manifest.record_open_transaction(layout, account="fakesnow",
+                                                                 transaction=txn)
+    killed.begin()
+    killed.execute(sql.Statement(f'DELETE FROM "{database}"."SEG"."CUSTOMER_360_PROFILE"'))
+    left_open, zombie = killed.transaction, killed._conn  # never closed: Snowflake keeps the
+    killed._conn = None                                  # transaction open with its locks
+    try:
+        assert manifest.open_transaction(layout, account="fakesnow") == left_open
+        started = time.monotonic()
+        result = invoke("push", "--as-of", D2.isoformat(), config=config)
+        took = time.monotonic() - started
+    finally:
+        zombie.close()
+    assert result.exit_code == 0, result.output
+    assert f"aborting transaction {left_open}" in result.output
+    assert took < 3  # no statement waited for the dead push's locks
+    assert_published(sf, database, after)
+    assert manifest.open_transaction(layout, account="fakesnow") is None
 
 
 def test_push_drops_load_tables_that_earlier_failed_pushes_left(

@@ -540,3 +540,15 @@ def test_source_names_resolve_case_insensitively_preferring_the_unquoted_spellin
     with pytest.raises(TerminalSyncError, match="'RAW.TXNS' was not found in RAW of connection"):
         source.pick([], ("RAW", "TXNS"), what="t", where=where)
     assert source.SourceTable("DB", "raw", 'we"ird').ref() == '"DB"."raw"."we""ird"'
+
+
+def test_the_open_transaction_journal_is_per_account_and_cleared_when_it_ends(
+        tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    manifest.record_open_transaction(layout, account="XY123", transaction="1725239781553000000")
+    assert manifest.open_transaction(layout, account="xy123") == "1725239781553000000"
+    assert manifest.open_transaction(layout, account="OTHER") is None
+    manifest.record_open_transaction(layout, account="XY123", transaction=None)
+    assert manifest.open_transaction(layout, account="XY123") is None
+    manifest.transaction_journal(layout).write_text("{not json")
+    assert manifest.open_transaction(layout, account="XY123") is None

@@ -24,12 +24,22 @@ def _settings(app: AppContext, connection: str | None) -> Settings:
 
 
 def _session(app: AppContext, settings: Settings) -> Any:
+    from segengine.sync import manifest
     from segengine.sync.connection import resolve_connection
     from segengine.sync.session import Session
 
     params = resolve_connection(settings.snowflake, os.environ, Path.home())
     app.detail(f"connection {params.name!r} from {params.origin}")
-    return Session(params, log=app.info)
+    layout, account = Layout(settings.data_dir), params.get("account")
+
+    def journal(transaction: str | None) -> None:
+        manifest.record_open_transaction(layout, account=account, transaction=transaction)
+
+    session = Session(params, log=app.info, journal=journal)
+    left_open = manifest.open_transaction(layout, account=account)
+    if left_open is not None:
+        session.detached.append(left_open)  # a killed push's transaction: aborted first
+    return session
 
 
 def _tables(values: tuple[str, ...]) -> list[str] | None:

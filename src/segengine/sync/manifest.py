@@ -48,3 +48,27 @@ def record_push(layout: Layout, record: dict[str, Any], *, as_of: date,
     path = layout.runs_dir / f"{PUSH_ONLY_PREFIX}{stamp}.json"
     write_json_atomic(path, {"run_id": None, "as_of": as_of.isoformat(), "pushes": [record]})
     return path
+
+
+def transaction_journal(layout: Layout) -> Path:
+    """Where the id of a publish transaction is kept while it is open."""
+    return layout.root / ".snowflake-transaction.json"
+
+
+def record_open_transaction(layout: Layout, *, account: str, transaction: str | None) -> None:
+    """Keep the open publish transaction's id on disk (None: it ended), so a push after a
+    killed one can abort the transaction Snowflake keeps open for the dead client."""
+    path = transaction_journal(layout)
+    if transaction is None:
+        path.unlink(missing_ok=True)
+        return
+    write_json_atomic(path, {"account": account, "transaction": transaction})
+
+
+def open_transaction(layout: Layout, *, account: str) -> str | None:
+    """The id an earlier push on this data directory left open on this account, if any."""
+    data = _read(transaction_journal(layout))
+    if not data or str(data.get("account", "")).lower() != account.lower():
+        return None
+    value = str(data.get("transaction", ""))
+    return value if value.isdigit() else None

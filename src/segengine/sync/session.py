@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from segengine.errors import SegengineError, TransientSyncError
+from segengine.errors import SegengineError, TerminalSyncError, TransientSyncError
 from segengine.sync import sql
 from segengine.sync.connection import ConnectionParams, open_connection
 from segengine.sync.retry import RetryPolicy, classify, with_retry
@@ -36,6 +36,9 @@ class Session:
     detached: list[str] = field(default_factory=list)
     """Ids of transactions left open on connections that dropped: they keep their locks until
     aborted, so the next publish aborts them first."""
+    journal: Callable[[str | None], None] | None = None
+    """Told the id of each transaction right after BEGIN and None once it ended, so a later
+    process can abort it if this one dies in between."""
     _conn: Any = None
 
     def connection(self) -> Any:
@@ -96,11 +99,15 @@ class Session:
         self.in_transaction = True
         value = self.scalar(sql.CURRENT_TRANSACTION)
         self.transaction = None if value is None else str(value)
+        if self.journal is not None and self.transaction is not None:
+            self.journal(self.transaction)
 
     def end_transaction(self, stmt: Statement) -> None:
         """COMMIT or ROLLBACK the open transaction."""
         self.execute(stmt)
         self.in_transaction, self.transaction = False, None
+        if self.journal is not None:
+            self.journal(None)
 
     def rollback(self) -> bool:
         """Roll back the open transaction before anything else runs on this session (a DDL
@@ -117,11 +124,21 @@ class Session:
             return False
 
     def abort_detached(self) -> None:
-        """SYSTEM$ABORT_TRANSACTION every transaction left open by a dropped connection."""
+        """SYSTEM$ABORT_TRANSACTION every transaction left open by a dropped connection (or
+        by an earlier process, from the journal). Aborting one that already ended changes
+        nothing."""
         while self.detached:
             txn = self.detached[0]
-            self.execute(sql.abort_transaction_statement(txn))
+            if self.log is not None:
+                self.log(f"aborting transaction {txn}, left open by a lost connection")
+            try:
+                self.execute(sql.abort_transaction_statement(txn))
+            except TerminalSyncError as exc:  # e.g. another user's: the lock wait reports it
+                if self.log is not None:
+                    self.log(f"could not abort transaction {txn}: {exc}")
             self.detached.pop(0)
+        if self.journal is not None and not self.in_transaction:
+            self.journal(None)
 
     def drop(self) -> None:
         """Forget the connection (closing it if still possible)."""
