@@ -34,6 +34,7 @@ from segengine import __version__
 from segengine.config import Settings, leaf_values, mask
 from segengine.errors import LockError
 from segengine.lake.layout import Layout, write_json_atomic
+from segengine.run.catalogue import apply_comments
 from segengine.run.quality import CheckResult
 
 HISTORY_TABLES = {"customer_segments_history": "as_of_date"}
@@ -203,6 +204,7 @@ def write_warehouse(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: d
         con.execute("INSERT INTO runs VALUES (?, ?, ?, ?)",
                     [run_id, as_of, datetime.now(UTC).replace(tzinfo=None),
                      json.dumps(manifest(), default=str)])
+        apply_comments(con)  # column comments from the catalogue (design §13)
         con.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(duckdb.Error):  # keep the original error if BEGIN/COMMIT failed
