@@ -224,3 +224,10 @@ def test_rfm_summary_averages_are_exact_half_up() -> None:
 ])
 def test_console_cells_never_misstate_a_number(value: object, shown: str) -> None:
     assert _cell(value) == shown
+
+
+def test_half_up_ratio_gives_the_nearest_float_on_a_column_of_many_rows() -> None:
+    """A multi-row column used to be divided by 100 as x * 0.01: 46.050000000000004."""
+    frame = pl.DataFrame({"n": [92100, 2512, 1, 12345], "d": [2000, 10, 3, 100]})
+    out = frame.select(half_up_ratio(pl.col("n"), pl.col("d"))).to_series().to_list()
+    assert [repr(v) for v in out] == ["46.05", "251.2", "0.33", "123.45"]

@@ -29,8 +29,14 @@ def half_up_units(numerator: pl.Expr, denominator: pl.Expr, *, scale: int = 2) -
 
 
 def half_up_ratio(numerator: pl.Expr, denominator: pl.Expr, *, scale: int = 2) -> pl.Expr:
-    """round_half_up(numerator / denominator, scale) as Float64 (integer arguments)."""
-    return half_up_units(numerator, denominator, scale=scale).cast(pl.Float64) / 10**scale
+    """round_half_up(numerator / denominator, scale) as Float64 (integer arguments).
+
+    Through Decimal: Polars 2.x divides a Float64 column by a scalar as a multiplication by its
+    reciprocal (4605 / 100 gave 46.050000000000004), the Decimal-to-Float64 cast is correctly
+    rounded (the nearest Float64 to 46.05)."""
+    units = half_up_units(numerator, denominator, scale=scale)
+    exact = units.cast(pl.Decimal(38, 0)).cast(pl.Decimal(38, scale)) / 10**scale
+    return exact.cast(pl.Float64)
 
 
 def half_up_money(cents_total: pl.Expr, count: pl.Expr) -> pl.Expr:
