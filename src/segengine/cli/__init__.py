@@ -247,6 +247,7 @@ from segengine.cli import (  # noqa: E402,F401
     generate_commands,
     ingest_commands,
     model_commands,
+    results_commands,
     run_commands,
     sync_commands,
 )

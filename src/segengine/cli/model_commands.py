@@ -1,78 +1,78 @@
-"""CLI commands: model (`rfm`, `clusters`): print results of the last run from the warehouse."""
+"""CLI commands: model (`rfm`, `clusters`): print one as-of date's results from the warehouse."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from pathlib import Path
+from datetime import date
 
 import click
-import duckdb
 import polars as pl
 
-from segengine.cli import AppContext, cli, error_boundary, pass_app
-from segengine.errors import SegengineError
+from segengine.cli import AppContext, as_of_option, cli, error_boundary, pass_app
 from segengine.lake.layout import Layout
-from segengine.present.report import cluster_report, rfm_report
+from segengine.present.console import print_frame
+from segengine.present.display import FORMATS
+from segengine.present.report import CLUSTER_HEADERS, RFM_HEADERS, cluster_fit, rf_grid, rfm_table
 
-
-@contextlib.contextmanager
-def _warehouse(app: AppContext) -> Iterator[tuple[duckdb.DuckDBPyConnection, Path]]:
-    """The warehouse DuckDB file, opened read-only."""
-    from segengine.run.readonly import open_warehouse
-
-    layout = Layout(app.settings().data_dir)
-    path = layout.warehouse
-    con = open_warehouse(layout)
-    try:
-        yield con, path
-    finally:
-        con.close()
-
-
-def _require(con: duckdb.DuckDBPyConnection, path: Path, *tables: str) -> None:
-    """Raise a helpful error when the last run did not produce these tables."""
-    found = {row[0] for row in con.sql(
-        "SELECT table_name FROM information_schema.tables").fetchall()}
-    missing = [t for t in tables if t not in found]
-    if missing:
-        raise SegengineError(f"table(s) {', '.join(missing)} not found in {path}. "
-                             "Run `segengine run` first")
-
-
-def _read(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
-    try:
-        return con.sql(sql).pl()
-    except duckdb.Error as exc:
-        message = f"reading the warehouse failed ({exc}). Re-run `segengine run`"
-        raise SegengineError(message) from exc
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+    help="Output format (csv/json/record print the summary table's rows with full precision).")
 
 
 @cli.command()
+@as_of_option
+@format_option
 @pass_app
 @error_boundary
-def rfm(app: AppContext) -> None:
-    """Print the RFM segment summary and the R×F grid of customer counts from the last run.
+def rfm(app: AppContext, as_of: date | None, fmt: str) -> None:
+    """Print the RFM segment summary and the R×F grid of customer counts.
 
-    Example: segengine rfm
+    Default: the current run; --as-of D reads that date's published out/D/ files.
+
+    Example: segengine rfm --as-of 2025-09-30 --format csv
     """
-    with _warehouse(app) as (con, path):
-        _require(con, path, "rfm_segment_summary", "customer_rfm")
-        summary = _read(con, "SELECT * FROM rfm_segment_summary")
-        counts = _read(con, "SELECT r_score, f_score, COUNT(*) AS customers FROM customer_rfm "
-                            "GROUP BY r_score, f_score ORDER BY r_score, f_score")
-    click.echo(rfm_report(summary, counts))
+    from segengine.run import insights
+    from segengine.run.results import open_results
+
+    with open_results(Layout(app.settings().data_dir), as_of) as r:
+        r.require("rfm_segment_summary", "customer_rfm")
+        summary, counts = insights.rfm_summary(r), insights.rf_counts(r)
+    if fmt != "table":
+        print_frame(summary, fmt)
+        return
+    table = rfm_table(summary)
+    when = str(summary["as_of_date"].max()) if "as_of_date" in summary.columns else "-"
+    print_frame(table, title=f"RFM segments as of {when} "
+                             f"({int(summary['customers'].sum()):,} customers)",
+                headers=RFM_HEADERS)
+    print_frame(rf_grid(counts), title="Customers by recency score R (rows, 5 = most recent) "
+                                       "and frequency score F (columns)")
 
 
 @cli.command()
+@as_of_option
+@format_option
 @pass_app
 @error_boundary
-def clusters(app: AppContext) -> None:
-    """Print the KMeans cluster profiles (size, averages, revenue share) from the last run.
+def clusters(app: AppContext, as_of: date | None, fmt: str) -> None:
+    """Print the KMeans cluster profiles (size, averages, revenue share).
 
-    Example: segengine clusters
+    Default: the current run; --as-of D reads that date's published out/D/ files.
+
+    Example: segengine clusters --format json
     """
-    with _warehouse(app) as (con, path):
-        _require(con, path, "cluster_profiles")
-        profiles = _read(con, "SELECT * FROM cluster_profiles ORDER BY cluster_id")
-    click.echo(cluster_report(profiles))
+    from segengine.run import insights
+    from segengine.run.results import open_results
+
+    with open_results(Layout(app.settings().data_dir), as_of) as r:
+        r.require("cluster_profiles")
+        profiles = insights.cluster_profiles(r)
+    if fmt != "table":
+        print_frame(profiles, fmt)
+        return
+    if profiles.is_empty():
+        click.echo("No clusters (no customers).")
+        return
+    table = profiles.select("cluster_id", "cluster_name", "customers", "pct_customers",
+                            "avg_recency", "avg_frequency", pl.col("avg_monetary"),
+                            "pct_revenue")
+    print_frame(table, title=cluster_fit(profiles), headers=CLUSTER_HEADERS)

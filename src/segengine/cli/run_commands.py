@@ -10,7 +10,37 @@ import click
 from segengine.cli import AppContext, as_of_option, cli, error_boundary, parse_date, pass_app
 from segengine.errors import SegengineError
 from segengine.lake.layout import Layout
-from segengine.present.display import format_table, render
+from segengine.present.console import Steps, check_lines, print_check_lines, print_frame
+from segengine.present.display import FORMATS, render
+
+SUMMARY_HEADERS = {"customer_segment": "segment", "pct_customers": "% customers",
+                   "avg_monthly_spend": "monthly spend ($, avg per customer)",
+                   "total_lifetime_value": "lifetime value ($, total)"}
+
+
+def data_dir_flag(app: AppContext) -> str:
+    """` --data-dir D` when the user passed one, for the commands we suggest."""
+    chosen = app.flags.get("paths.data_dir")
+    return f" --data-dir {chosen}" if chosen else ""
+
+
+def where_results_are(app: AppContext, as_of: date, manifest: str) -> list[str]:
+    """The run's last lines: where the results are and what to do next."""
+    layout = Layout(app.settings().data_dir)
+    out = layout.out_dir(as_of)
+    files = len(list(out.glob("*.parquet"))) if out.exists() else 0
+    seg = f"segengine{data_dir_flag(app)}"
+    return [
+        "results:",
+        f"  warehouse  {layout.warehouse.resolve()}",
+        f"  tables     {out.resolve()}/ ({files} Parquet files)",
+        f"  manifest   {manifest}",
+        f"  report     {(out / 'report.html').resolve()} (written by `segengine report`)",
+        "next:",
+        f"  {seg} report                   # one offline HTML file with every chart",
+        f"  {seg} app                      # explorer + campaign builder (segengine[app])",
+        f'  {seg} export --audience "segment=Declining" -o declining.csv',
+    ]
 
 
 @cli.command()
@@ -29,10 +59,14 @@ def run(app: AppContext, as_of: date | None, segments_file: str | None,
     """
     from segengine.run.pipeline import run_pipeline
 
-    result = run_pipeline(app.settings(), as_of=as_of, segments_file=segments_file, log=app.info,
-                          allow_stale_lake=allow_stale_lake)
-    app.info(f"published run {result.run_id}; manifest {result.manifest_path}")
-    click.echo(format_table(result.segment_summary))
+    with Steps("run", quiet=app.verbosity < 0) as steps:
+        result = run_pipeline(app.settings(), as_of=as_of, segments_file=segments_file,
+                              log=steps, on_stage=steps.step, allow_stale_lake=allow_stale_lake)
+    app.info(f"published run {result.run_id}")
+    print_frame(result.segment_summary, headers=SUMMARY_HEADERS,
+                title=f"Behavioural segments as of {result.as_of}")
+    for line in where_results_are(app, result.as_of, str(result.manifest_path)):
+        app.info(line)
 
 
 @cli.command()
@@ -41,37 +75,68 @@ def run(app: AppContext, as_of: date | None, segments_file: str | None,
 def check(app: AppContext) -> None:
     """Re-run the data quality gate on the tables in the warehouse; exit 1 on any error.
 
+    Prints PASS, WARN or ERROR per check and a summary line.
+
     Example: segengine check
     """
     from segengine.run.warehouse import check_warehouse
 
     results = check_warehouse(app.settings())
-    for r in results:
-        click.echo(r.describe())
+    print_check_lines(*check_lines(results))
     failed = [r for r in results if r.level == "error" and not r.passed]
     if failed:
         raise SegengineError(f"{len(failed)} error-level check(s) failed (listed above)")
 
 
 @cli.command()
-@click.option("--from", "from_date", required=True, callback=parse_date, help="Earlier as-of date.")
-@click.option("--to", "to_date", required=True, callback=parse_date, help="Later as-of date.")
+@click.option("--from", "from_date", callback=parse_date,
+              help="Earlier as-of date (default: the history date before --to).")
+@click.option("--to", "to_date", callback=parse_date,
+              help="Later as-of date (default: --as-of, else the latest in the history).")
+@as_of_option
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+              show_default=True, help="table: matrix of counts and row %; csv/json/record: "
+                                      "one row per (from, to) pair.")
 @pass_app
 @error_boundary
-def migration(app: AppContext, from_date: date, to_date: date) -> None:
-    """Print the matrix of segment transitions between two as-of dates in the history.
+def migration(app: AppContext, from_date: date | None, to_date: date | None,
+              as_of: date | None, fmt: str) -> None:
+    """Print how customers moved between segments from one as-of date to another.
+
+    Rows are the segment on the earlier date, columns the segment on the later one; each cell
+    is the number of customers and its share of the row.
 
     Example: segengine migration --from 2025-07-31 --to 2025-10-31
     """
-    from segengine.run.warehouse import migration_matrix
+    from segengine.present.report import migration_long, migration_table
+    from segengine.run import insights
+    from segengine.run.results import open_results
 
-    click.echo(format_table(migration_matrix(app.settings(), from_date, to_date)))
+    with open_results(Layout(app.settings().data_dir)) as r:
+        dates = r.history_dates()
+        to_date = to_date or as_of or (dates[-1] if dates else None)
+        earlier = [d for d in dates if to_date and d < to_date]
+        from_date = from_date or (earlier[-1] if earlier else None)
+        missing = [d.isoformat() for d in (from_date, to_date) if d is not None and d not in dates]
+        if from_date is None or to_date is None or missing:
+            have = ", ".join(d.isoformat() for d in dates) or "none"
+            what = f"no segment history for {', '.join(missing)}" if missing else \
+                "the history needs two as-of dates"
+            raise SegengineError(f"{what} (have: {have}). Run `segengine run --as-of D` for "
+                                 "that date first")
+        moves = insights.transitions(r, from_date, to_date)
+    if fmt != "table":
+        print_frame(migration_long(moves), fmt)
+        return
+    print_frame(migration_table(moves),
+                title=f"Segment migration: rows = segment on {from_date} (from), columns = "
+                      f"segment on {to_date} (to); cells = customers (% of the row)")
 
 
 @cli.command()
 @click.argument("query")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True, help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+              show_default=True, help="Output format; record prints one column per line.")
 @click.option("--max-rows", default=50, show_default=True, help="Rows shown in table format.")
 @pass_app
 @error_boundary
@@ -98,16 +163,19 @@ def sql(app: AppContext, query: str, fmt: str, max_rows: int) -> None:
 @click.pass_context
 @error_boundary
 def demo(ctx: click.Context, customers: int, months: int, seed: int, force: bool) -> None:
-    """Generate a small synthetic portfolio and run everything on it (no Snowflake needed).
+    """Generate a small synthetic portfolio, run everything on it and write the HTML report
+    (no Snowflake needed).
 
     Example: segengine demo --customers 2000
     """
     from segengine.cli.generate_commands import generate
+    from segengine.cli.results_commands import report
 
     ctx.invoke(generate, customers=customers, months=months, seed=seed, force=force)
     ctx.invoke(run)
+    ctx.invoke(report)
     app = ctx.find_object(AppContext)
     assert app is not None
-    where = f" --data-dir {app.settings().data_dir}" if app.flags.get("paths.data_dir") else ""
-    app.info(f'explore: segengine{where} sql "SELECT * FROM customer_360_profile LIMIT 5"')
+    app.info(f'explore: segengine{data_dir_flag(app)} sql "SELECT * FROM customer_360_profile '
+             'LIMIT 1" --format record')
     sys.stdout.flush()

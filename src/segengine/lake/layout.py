@@ -178,3 +178,18 @@ def latest_transaction_date(layout: Layout) -> date:
     if last is None:
         raise DataError(f"partition {files[-1]} is empty; re-run the load that wrote it")
     return last  # type: ignore[no-any-return]
+
+
+def write_file_atomic(path: Path, write: Any) -> None:
+    """Call write(temp_path) on a temp file in path's folder, then rename it over `path`: a
+    reader never sees a half-written file (reports, exported audiences)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

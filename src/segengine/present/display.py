@@ -1,4 +1,5 @@
-"""Plain-text, CSV and JSON rendering of result frames for the console (pure: frame -> str)."""
+"""Plain-text, record, CSV and JSON rendering of result frames for the console (pure: frame ->
+str). Every number is shown with all the digits it holds (`cell`), so nothing is mis-rounded."""
 
 from __future__ import annotations
 
@@ -28,10 +29,26 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def format_table(frame: pl.DataFrame, *, max_rows: int = 50) -> str:
-    """An aligned text table; numbers right-aligned; '(N more rows)' when cut."""
+cell = _cell
+"""Public name of the exact cell formatter (the report and the app use it too)."""
+
+FORMATS = ("table", "record", "csv", "json")
+"""Output formats of result-printing commands."""
+
+
+def check_status(level: str, passed: bool) -> str:
+    """PASS, WARN (a failed warning-level check) or ERROR (a failed error-level check)."""
+    if passed:
+        return "PASS"
+    return "WARN" if level == "warning" else "ERROR"
+
+
+def format_table(frame: pl.DataFrame, *, max_rows: int = 50,
+                 headers: dict[str, str] | None = None) -> str:
+    """An aligned text table; numbers right-aligned; '(N more rows)' when cut; `headers`
+    renames columns for display (e.g. to say total vs average)."""
     shown = frame.head(max_rows)
-    header = shown.columns
+    header = [(headers or {}).get(c, c) for c in shown.columns]
     rows = [[_cell(v) for v in row] for row in shown.iter_rows()]
     numeric = [dt.is_numeric() for dt in shown.dtypes]
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
@@ -46,12 +63,31 @@ def format_table(frame: pl.DataFrame, *, max_rows: int = 50) -> str:
     return "\n".join(out)
 
 
-def render(frame: pl.DataFrame, fmt: str, *, max_rows: int = 50) -> str:
-    """Render as `table`, `csv` or `json` (records)."""
+def format_records(frame: pl.DataFrame, *, max_rows: int = 50) -> str:
+    """One block per row, one `column | value` line per column: for wide rows."""
+    if frame.is_empty():
+        return "(0 rows)"
+    width = max(len(c) for c in frame.columns)
+    blocks = []
+    for number, row in enumerate(frame.head(max_rows).iter_rows(named=True), start=1):
+        lines = [f"-[ record {number} ]" + "-" * max(4, width - 8)]
+        lines += [f"{name.ljust(width)} | {_cell(value)}" for name, value in row.items()]
+        blocks.append("\n".join(lines))
+    if frame.height > max_rows:
+        blocks.append(f"({frame.height - max_rows} more rows)")
+    return "\n".join(blocks)
+
+
+def render(frame: pl.DataFrame, fmt: str, *, max_rows: int = 50,
+           headers: dict[str, str] | None = None) -> str:
+    """Render as `table`, `record` (vertical), `csv` or `json` (records); csv and json keep the
+    column names and full precision for machines."""
+    if fmt == "record":
+        return format_records(frame, max_rows=max_rows)
     if fmt == "csv":
         buf = io.StringIO()
         frame.write_csv(buf)
         return buf.getvalue().rstrip("\n")
     if fmt == "json":
         return json.dumps(frame.to_dicts(), default=str, indent=2)
-    return format_table(frame, max_rows=max_rows)
+    return format_table(frame, max_rows=max_rows, headers=headers)

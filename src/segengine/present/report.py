@@ -1,38 +1,20 @@
-"""Plain-text reports for `segengine rfm` and `segengine clusters`: pure frame -> text functions."""
+"""Text views for `segengine rfm`, `clusters` and `migration`: pure frame -> frame/str."""
 
 from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
 
 import polars as pl
 
 from segengine.models.rfm import SEGMENTS
+from segengine.models.segments import SEGMENT_NAMES
+from segengine.rounding import half_up_ratio
 
-
-def _cell(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
-def text_table(frame: pl.DataFrame, headers: dict[str, str] | None = None) -> str:
-    """Aligned text table: text columns left-aligned, numbers right-aligned."""
-    headers = headers or {}
-    columns = frame.columns
-    titles = [headers.get(c, c) for c in columns]
-    cells = [[_cell(v) for v in row] for row in frame.iter_rows()]
-    numeric = [frame.schema[c].is_numeric() for c in columns]
-    widths = [max([len(t)] + [len(r[i]) for r in cells]) for i, t in enumerate(titles)]
-
-    def line(values: list[str]) -> str:
-        parts = [v.rjust(w) if num else v.ljust(w)
-                 for v, w, num in zip(values, widths, numeric, strict=True)]
-        return "  ".join(parts).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(titles), rule] + [line(r) for r in cells])
+RFM_HEADERS = {"pct_customers": "% customers", "pct_revenue": "% revenue",
+               "avg_recency": "recency (days, avg)", "avg_frequency": "frequency (avg)",
+               "avg_monetary": "monetary ($, avg per customer)",
+               "total_monetary": "monetary ($, total)"}
+CLUSTER_HEADERS = {**RFM_HEADERS, "cluster_id": "id", "cluster_name": "cluster"}
 
 
 def rf_grid(counts: pl.DataFrame) -> pl.DataFrame:
@@ -46,35 +28,49 @@ def rf_grid(counts: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def rfm_report(summary: pl.DataFrame, counts: pl.DataFrame) -> str:
-    """Segment summary (customers, % customers, revenue share) and the R×F grid of counts."""
-    as_of = str(summary["as_of_date"].max()) if "as_of_date" in summary.columns else "-"
-    total = int(summary["customers"].sum())
+def rfm_table(summary: pl.DataFrame) -> pl.DataFrame:
+    """rfm_segment_summary in rule order with the columns a reader needs."""
     order = {name: i for i, name in enumerate(SEGMENTS)}
-    table = summary.sort(pl.col("segment").replace_strict(order, default=len(order))).select(
-        "segment", "customers", "pct_customers", "pct_revenue", "avg_recency", "avg_frequency")
-    headers = {"pct_customers": "% customers", "pct_revenue": "% revenue",
-               "avg_recency": "avg recency (d)", "avg_frequency": "avg frequency"}
-    return "\n".join([
-        f"RFM segments as of {as_of} ({total:,} customers)", "",
-        text_table(table, headers), "",
-        "Customers by recency score (rows) and frequency score (columns)", "",
-        text_table(rf_grid(counts)),
-    ])
+    return summary.sort(pl.col("segment").replace_strict(order, default=len(order))).select(
+        "segment", "customers", "pct_customers", "pct_revenue", "avg_monetary", "avg_recency",
+        "avg_frequency")
 
 
-def cluster_report(profiles: pl.DataFrame) -> str:
-    """cluster_profiles as a table, with k, sampled silhouette and inertia on top."""
-    if profiles.is_empty():
-        return "No clusters (no customers)."
+def cluster_fit(profiles: pl.DataFrame) -> str:
+    """`KMeans k=… silhouette (sampled)=… inertia=…` from the first profile row."""
     first = profiles.row(0, named=True)
     silhouette = "-" if first["silhouette"] is None else f"{first['silhouette']:.3f}"
-    head = (f"KMeans k={first['k']}  silhouette (sampled)={silhouette}  "
+    return (f"KMeans k={first['k']}  silhouette (sampled)={silhouette}  "
             f"inertia={first['inertia']:,.1f}")
-    table = profiles.select("cluster_id", "cluster_name", "customers", "pct_customers",
-                            "avg_recency", "avg_frequency",
-                            pl.col("avg_monetary").cast(pl.Float64), "pct_revenue")
-    headers = {"pct_customers": "% customers", "pct_revenue": "% revenue",
-               "avg_recency": "avg recency (d)", "avg_frequency": "avg frequency",
-               "avg_monetary": "avg monetary"}
-    return "\n".join([head, "", text_table(table, headers)])
+
+
+def _pct(part: int, whole: int) -> str:
+    if not whole:
+        return "-"
+    exact = (Decimal(100 * part) / Decimal(whole)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    return f"{exact}%"
+
+
+def migration_table(transitions: pl.DataFrame) -> pl.DataFrame:
+    """Rows: segment at the earlier date; columns: segment at the later date; cells
+    `count (row %)`; a last column with the row total. transitions: from_segment, to_segment,
+    customers."""
+    order = [*SEGMENT_NAMES, "(not segmented)"]
+    present_from = set(transitions["from_segment"].to_list())
+    present_to = set(transitions["to_segment"].to_list())
+    lookup = {(a, b): n for a, b, n in transitions.iter_rows()}
+    cols = [c for c in order if c in present_to]
+    rows = []
+    for a in (o for o in order if o in present_from):
+        total = sum(lookup.get((a, b), 0) for b in cols)
+        rows.append({"from \\ to": a, **{b: f"{lookup.get((a, b), 0):,} "
+                                            f"({_pct(lookup.get((a, b), 0), total)})"
+                                         for b in cols}, "total": total})
+    return pl.DataFrame(rows)
+
+
+def migration_long(transitions: pl.DataFrame) -> pl.DataFrame:
+    """transitions with the share of the from-segment's customers (exact half-up, 2 dp)."""
+    total = pl.col("customers").sum().over("from_segment")
+    return transitions.with_columns(
+        half_up_ratio(100 * pl.col("customers"), total).alias("pct_of_from_segment"))

@@ -48,6 +48,8 @@ class StageTimer:
     log: Log
     stages: list[dict[str, Any]] = field(default_factory=list)
     unknown_ml_ids: tuple[int, list[str]] = (0, [])
+    on_stage: Callable[[str], None] | None = None
+    """Called with the stage name when a stage ends (the CLI's progress bar)."""
 
     def run(self, name: str, func: Callable[[], pl.DataFrame]) -> pl.DataFrame:
         start = time.perf_counter()
@@ -58,6 +60,8 @@ class StageTimer:
     def record(self, name: str, seconds: float, rows: int) -> None:
         self.stages.append({"stage": name, "seconds": round(seconds, 4), "rows": rows})
         self.log(f"  {name:<30} {rows:>10,} rows  {seconds:6.2f} s")
+        if self.on_stage is not None:
+            self.on_stage(name)
 
 
 @dataclass(frozen=True)
@@ -204,11 +208,13 @@ def _prefetch_ml() -> None:
 
 def run_pipeline(settings: Settings, *, as_of: date | None = None,
                  segments_file: str | None = None, log: Log | None = None,
-                 now: datetime | None = None, allow_stale_lake: bool = False) -> RunResult:
+                 now: datetime | None = None, allow_stale_lake: bool = False,
+                 on_stage: Callable[[str], None] | None = None) -> RunResult:
     """Compute every table as of the date, gate quality, then publish warehouse, out/ and runs/.
 
     An as_of after the lake's last transaction date is refused before any computation (every
-    window would look empty, §4) unless `allow_stale_lake`."""
+    window would look empty, §4) unless `allow_stale_lake`. `on_stage(name)` is called as each
+    stage ends (the CLI's progress bar)."""
     say: Log = log or (lambda _m: None)
     layout = Layout(settings.data_dir)
     with data_dir_lock(layout, "run"):
@@ -229,7 +235,7 @@ def run_pipeline(settings: Settings, *, as_of: date | None = None,
         threading.Thread(target=_prefetch_ml, name="sklearn-import", daemon=True).start()
         score_ks(settings.rfm)  # fail fast on bad [rfm]/[clusters] settings
         parse_k(settings.clusters)
-        timer = StageTimer(say)
+        timer = StageTimer(say, on_stage=on_stage)
         ml = _load_ml_segments(segments_file or settings.ml.segments_file or None)
         gate_inputs: Future[tuple[pl.Series, pl.DataFrame]] = Future()
 

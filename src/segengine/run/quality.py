@@ -77,7 +77,7 @@ class CheckResult:
         status = ("ok" if self.passed else "below threshold" if self.level == "warning"
                   else f"{self.failing} failing row(s)")
         extra = f"; e.g. {self.examples}" if self.examples else ""
-        return f"[{self.level}] {self.name}: {status}{extra}"
+        return f"{self.name}: {status}{extra}"
 
 
 def _result(name: str, bad: pl.DataFrame, level: str = "error",
