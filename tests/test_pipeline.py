@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import date
@@ -157,7 +158,8 @@ def test_cli_run_check_sql_and_migration(lake: Path) -> None:
     assert "High-Value Travelers" in r.stdout and "customer_segments" in r.stderr
     r = runner.invoke(cli, [*base, "check"])
     assert r.exit_code == 0, r.output
-    assert "segment rules hold for every row: ok" in r.stdout
+    assert "PASS   segment rules hold for every row\n" in r.stdout
+    assert re.search(r"^\d+ checks: \d+ PASS, 0 WARN, 0 ERROR$", r.stdout, re.M)
     r = runner.invoke(cli, [*base, "sql", "SELECT COUNT(*) AS n FROM customer_360_profile",
                             "--format", "csv"])
     assert r.exit_code == 0 and r.stdout.strip() == "n\n25"
@@ -165,7 +167,7 @@ def test_cli_run_check_sql_and_migration(lake: Path) -> None:
     assert r.exit_code == 1 and "Error:" in r.stderr
     r = runner.invoke(cli, [*base, "migration", "--from", "2025-09-30", "--to", "2025-10-31"])
     assert r.exit_code == 0, r.output
-    assert r.stdout.splitlines()[0].split()[0] == "from_segment"
+    assert r.stdout.splitlines()[1].startswith("from \\ to ")
     r = runner.invoke(cli, [*base, "migration", "--from", "2020-01-31", "--to", "2025-10-31"])
     assert r.exit_code == 1 and "no segment history for 2020-01-31" in r.stderr
 
