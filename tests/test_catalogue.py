@@ -6,22 +6,18 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from tests.frames import portfolio, write_lake
+from tests.published import published  # noqa: F401 - fixture
 
-from segengine.config import load_settings
 from segengine.run.catalogue import COLUMNS, TABLES, apply_comments, column_comment
-from segengine.run.pipeline import run_pipeline
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = write_lake(tmp_path_factory.mktemp("catalogue") / "data", *portfolio())
-    run_pipeline(load_settings({"paths.data_dir": str(root)}, environ={}))
-    return root / "warehouse.duckdb"
+def warehouse(published: Path) -> Path:  # noqa: F811
+    return published / "warehouse.duckdb"
 
 
-def test_every_published_column_has_a_comment(published: Path) -> None:
-    con = duckdb.connect(str(published), read_only=True)
+def test_every_published_column_has_a_comment(warehouse: Path) -> None:
+    con = duckdb.connect(str(warehouse), read_only=True)
     try:
         bare = con.sql("SELECT table_name || '.' || column_name FROM duckdb_columns() "
                        "WHERE schema_name = 'main' AND NOT internal "
@@ -36,8 +32,8 @@ def test_every_published_column_has_a_comment(published: Path) -> None:
     assert {name for name, _ in tables} <= set(TABLES)
 
 
-def test_published_comment_is_the_catalogue_text(published: Path) -> None:
-    con = duckdb.connect(str(published), read_only=True)
+def test_published_comment_is_the_catalogue_text(warehouse: Path) -> None:
+    con = duckdb.connect(str(warehouse), read_only=True)
     try:
         comment = con.sql("SELECT comment FROM duckdb_columns() WHERE table_name = "
                           "'customer_segments' AND column_name = 'spend_change_pct'"

@@ -21,7 +21,7 @@ from segengine.config import load_settings
 from segengine.errors import SegengineError
 from segengine.lake.layout import Layout, write_file_atomic
 from segengine.present import campaign, charts
-from segengine.present.display import cell
+from segengine.present.display import cell, fixed, percent
 from segengine.run import insights
 from segengine.run.results import Results, open_results, published_dates
 
@@ -80,7 +80,7 @@ def page_segments(r: Results) -> None:
     st.caption(f"Filter: {audience.describe()}")
     st.plotly_chart(charts.segment_sizes(insights.segment_summary(r)), key="segments")
     st.subheader("Top customers by lifetime value")
-    st.dataframe(insights.segment_customers(r, where, params, 200), hide_index=True)
+    st.dataframe(shown(insights.segment_customers(r, where, params, 200)), hide_index=True)
 
 
 def page_customer(r: Results) -> None:
@@ -95,11 +95,14 @@ def page_customer(r: Results) -> None:
         return
     row = profile.row(0, named=True)
     st.subheader(f"{row.get('full_name') or customer_id} · {row['customer_segment']}")
-    a, b, c, d = st.columns(4)
+    a, b, c = st.columns(3)
     a.metric("Lifetime value", money(row["lifetime_value"]))
     b.metric("Spend, last 90 days", money(row["spend_last_90_days"]))
     c.metric("Days since last purchase", cell(row["days_since_last_transaction"]))
-    d.metric("Churn risk", f"{cell(row['churn_risk_score'])} ({row['churn_risk_category']})")
+    a, b, c = st.columns(3)
+    a.metric("Churn risk score (0-100)", cell(row["churn_risk_score"]))
+    b.metric("Churn risk band", str(row["churn_risk_category"]))
+    c.metric("Recency status", str(row["recency_status"]))
     st.markdown(f"**Why this segment:** {row['segment_reason']}  \n"
                 f"**RFM:** {row['rfm_segment']} · **cluster:** {row['cluster_name']}"
                 + (f" · **lifecycle:** {row['lifecycle_stage']}" if "lifecycle_stage" in row
@@ -108,7 +111,7 @@ def page_customer(r: Results) -> None:
         st.dataframe(pl.DataFrame({"column": list(row),
                                    "value": [cell(v) for v in row.values()]}), hide_index=True)
     st.subheader("Segment history")
-    st.dataframe(insights.customer_history(r, customer_id), hide_index=True)
+    st.dataframe(shown(insights.customer_history(r, customer_id)), hide_index=True)
     months = insights.customer_months(r, customer_id)
     st.subheader("Monthly spend")
     st.bar_chart(months.select(pl.col("month").cast(pl.String),
@@ -138,10 +141,10 @@ def page_rfm(r: Results) -> None:
     st.plotly_chart(charts.rf_heatmap(insights.rf_counts(r)), key="rf")
     summary = insights.rfm_summary(r)
     st.plotly_chart(charts.rfm_segments(summary), key="rfm-segments")
-    st.dataframe(summary, hide_index=True)
+    st.dataframe(shown(summary), hide_index=True)
     profiles = insights.cluster_profiles(r)
     st.plotly_chart(charts.cluster_bubbles(profiles), key="clusters")
-    st.dataframe(profiles, hide_index=True)
+    st.dataframe(shown(profiles), hide_index=True)
 
 
 def page_churn(r: Results) -> None:
@@ -149,10 +152,10 @@ def page_churn(r: Results) -> None:
     report = insights.churn_report(r)
     metrics = dict(report.select("metric", "value").iter_rows())
     a, b, c, d = st.columns(4)
-    a.metric("AUC (held-out)", cell(metrics.get("auc")))
-    b.metric("Precision at 0.5", cell(metrics.get("precision")))
-    c.metric("Recall at 0.5", cell(metrics.get("recall")))
-    d.metric("Base rate", cell(metrics.get("base_rate")))
+    a.metric("AUC (held-out)", fixed(metrics.get("auc"), 3))
+    b.metric("Precision at 0.5", percent(metrics.get("precision")))
+    c.metric("Recall at 0.5", percent(metrics.get("recall")))
+    d.metric("Base rate", percent(metrics.get("base_rate")))
     st.plotly_chart(charts.churn_bands(insights.churn_bands(r)), key="bands")
     scores = charts.histogram_bins(insights.values(r, "churn_risk_score"), count=20,
                                    cap_quantile=1.0)
@@ -164,7 +167,7 @@ def page_churn(r: Results) -> None:
         st.plotly_chart(charts.roc_curve(curves["roc"], auc=metrics.get("auc")), key="roc")
     if "calibration" in curves:
         st.plotly_chart(charts.calibration(curves["calibration"]), key="calibration")
-    st.dataframe(report, hide_index=True)
+    st.dataframe(shown(report), hide_index=True)
 
 
 def page_campaign(r: Results, root: Path) -> None:
@@ -188,20 +191,25 @@ def page_campaign(r: Results, root: Path) -> None:
         cost_per_customer=Decimal(repr(cost)), response_rate_pct=Decimal(repr(response)),
         uplift_pct=Decimal(repr(uplift)))
     st.caption(f"Audience: {audience.describe()}")
-    a, b, c, d = st.columns(4)
-    a.metric("Customers", cell(summary["customers"]))
-    b.metric("Lifetime value (total)", money(summary["total_lifetime_value"]))
-    c.metric("Lifetime value (avg per customer)", money(summary["avg_lifetime_value"]))
-    d.metric("Spend, last 90 days (total)", money(summary["total_spend_last_90_days"]))
-    a, b, c, d = st.columns(4)
-    a.metric("Expected revenue", money(outcome.revenue))
-    b.metric("Cost", money(outcome.cost))
-    c.metric("ROI", "-" if outcome.roi_pct is None else f"{cell(outcome.roi_pct)}%")
-    d.metric("Break-even response rate", "-" if outcome.break_even_response_pct is None
-             else f"{cell(outcome.break_even_response_pct)}%")
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Audience size and value")
+        a, b = st.columns(2)
+        a.metric("Customers", cell(summary["customers"]))
+        b.metric("Lifetime value (avg per customer)", money(summary["avg_lifetime_value"]))
+        a.metric("Lifetime value (total)", money(summary["total_lifetime_value"]))
+        b.metric("Spend, last 90 days (total)", money(summary["total_spend_last_90_days"]))
+    with right:
+        st.subheader("Expected outcome")
+        a, b = st.columns(2)
+        a.metric("Expected revenue", money(outcome.revenue))
+        b.metric("Cost", money(outcome.cost))
+        a.metric("ROI", "-" if outcome.roi_pct is None else f"{cell(outcome.roi_pct)}%")
+        b.metric("Break-even response rate", "-" if outcome.break_even_response_pct is None
+                 else f"{cell(outcome.break_even_response_pct)}%")
     st.markdown(ROI_FORMULA)
     rows = insights.audience_rows(r, where, params, campaign.EXPORT_COLUMNS)
-    st.dataframe(rows.head(200), hide_index=True)
+    st.dataframe(shown(rows.head(200)), hide_index=True)
     name = f"audience-{r.as_of}"
     a, b, c = st.columns(3)
     a.download_button("Download CSV", rows.write_csv(), f"{name}.csv", "text/csv",
@@ -220,6 +228,15 @@ expected revenue = r × u × S (responders spend u more over the next 90 days th
 90) · cost = N × c · ROI = (revenue − cost) / cost · break-even response rate = cost / (u × S),
 the r at which revenue equals cost.
 """
+
+
+def shown(frame: pl.DataFrame) -> pl.DataFrame:
+    """Dates as YYYY-MM-DD text and money as exact text with thousands separators, for the
+    browser's table (which would show a date as a timestamp)."""
+    return frame.with_columns(
+        [pl.col(n).cast(pl.String) for n, t in frame.schema.items() if t == pl.Date]
+        + [pl.col(n).map_elements(cell, return_dtype=pl.String)
+           for n, t in frame.schema.items() if isinstance(t, pl.Decimal)])
 
 
 def parquet_bytes(frame: pl.DataFrame) -> bytes:

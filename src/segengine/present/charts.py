@@ -102,8 +102,15 @@ def migration_sankey(transitions: pl.DataFrame, *, from_date: str, to_date: str)
         node={"label": labels, "color": colors, "pad": 12},
         link={"source": [left.index(s) for s in flows["from_segment"]],
               "target": [len(left) + right.index(t) for t in flows["to_segment"]],
-              "value": flows["customers"].to_list()}))
+              "value": flows["customers"].to_list(),
+              "color": [_translucent(SEGMENT_COLORS.get(s, "#999999"))
+                        for s in flows["from_segment"]]}))
     return _layout(fig, f"Segment flows {from_date} → {to_date}", height=460)
+
+
+def _translucent(hex_color: str, alpha: float = 0.35) -> str:
+    red, green, blue = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red},{green},{blue},{alpha})"
 
 
 def rf_heatmap(counts: pl.DataFrame) -> go.Figure:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import polars as pl
@@ -31,6 +31,23 @@ def _cell(value: Any) -> str:
 
 cell = _cell
 """Public name of the exact cell formatter (the report and the app use it too)."""
+
+def fixed(value: Any, places: int) -> str:
+    """A number rounded half-up to `places` decimals, for headline figures whose exact value
+    is shown elsewhere; "-" for None."""
+    if value is None:
+        return "-"
+    exact = value if isinstance(value, Decimal) else Decimal(repr(float(value)))
+    return f"{exact.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP):,f}"
+
+
+def percent(ratio: Any, places: int = 1) -> str:
+    """A 0..1 ratio as a percentage rounded half-up, e.g. 0.0808 -> 8.1%; "-" for None."""
+    if ratio is None:
+        return "-"
+    exact = ratio if isinstance(ratio, Decimal) else Decimal(repr(float(ratio)))
+    return f"{fixed(100 * exact, places)}%"
+
 
 FORMATS = ("table", "record", "csv", "json")
 """Output formats of result-printing commands."""

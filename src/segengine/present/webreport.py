@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import plotly.graph_objects as go
@@ -18,7 +18,7 @@ import polars as pl
 from plotly.offline import get_plotlyjs
 
 from segengine.present import charts
-from segengine.present.display import cell, check_status
+from segengine.present.display import cell, check_status, fixed, percent
 from segengine.run import insights
 from segengine.run.results import Results
 
@@ -104,7 +104,7 @@ def _figure(fig: go.Figure, chart_id: str) -> str:
 
 def _cards(h: dict[str, Any]) -> str:
     n = h["customers"] or 0
-    active = _fixed(Decimal(100 * (h["active_30_days"] or 0)) / n, 1) if n else "0"
+    active = fixed(Decimal(100 * (h["active_30_days"] or 0)) / n, 1) if n else "0"
     return _metric_cards([
         ("customers", cell(n)),
         ("lifetime value, total", f"${cell(h['total_lifetime_value'])}"),
@@ -186,10 +186,10 @@ def _churn(d: ReportData) -> list[str]:
     metrics = dict(d.churn_report.select("metric", "value").iter_rows())
     if metrics.get("trained"):
         parts.append(_metric_cards([
-            ("AUC on held-out customers", _fixed(metrics.get("auc"), 3)),
-            ("precision at 0.5", _percent(metrics.get("precision"))),
-            ("recall at 0.5", _percent(metrics.get("recall"))),
-            ("base rate (churned by as-of)", _percent(metrics.get("base_rate"))),
+            ("AUC on held-out customers", fixed(metrics.get("auc"), 3)),
+            ("precision at 0.5", percent(metrics.get("precision"))),
+            ("recall at 0.5", percent(metrics.get("recall"))),
+            ("base rate (churned by as-of)", percent(metrics.get("base_rate"))),
         ]))
     if d.churn_report.height:
         why = d.churn_report.filter(pl.col("metric") == "trained")["detail"].to_list()
@@ -210,18 +210,6 @@ def _churn(d: ReportData) -> list[str]:
         parts.append(_figure(charts.calibration(d.churn_curves["calibration"]),
                              "chart-calibration"))
     return parts
-
-
-def _fixed(value: Any, places: int) -> str:
-    """A ratio rounded half-up for a headline card (the exact value is in the table)."""
-    if value is None:
-        return "-"
-    exact = value if isinstance(value, Decimal) else Decimal(repr(float(value)))
-    return str(exact.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP))
-
-
-def _percent(value: Any) -> str:
-    return "-" if value is None else f"{_fixed(100 * Decimal(repr(float(value))), 1)}%"
 
 
 def _metric_cards(items: list[tuple[str, str]]) -> str:
@@ -268,6 +256,10 @@ def _run(m: dict[str, Any]) -> list[str]:
             "<h3>Stages</h3>", table_html(stages)]
 
 
+NAV = {"headline": "Headline", "segments": "Segments", "reasons": "Reasons",
+       "migration": "Migration", "rfm": "RFM", "clusters": "Clusters", "trend": "Trend",
+       "values": "Value", "churn": "Churn", "quality": "Quality gate", "run": "Run"}
+
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;
 background:#f6f7f9}header{background:#1f3a5f;color:#fff;padding:18px 28px}
@@ -279,9 +271,10 @@ padding:14px 20px;margin:16px 0;box-shadow:0 1px 3px rgba(0,0,0,.08)}
 h2{margin:4px 0 10px;font-size:19px}h3{font-size:15px;margin:16px 0 6px}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{padding:4px 10px;
 border-bottom:1px solid #e6e6e6;text-align:left;vertical-align:top}th{background:#f0f2f5}
-.num{text-align:right;font-variant-numeric:tabular-nums}.cards{display:flex;flex-wrap:wrap;
-gap:12px}.card{flex:1 1 170px;background:#f0f4fa;border-radius:8px;padding:12px}
-.card .value{font-size:22px;font-weight:600}.card .label{font-size:13px;color:#555}
+.num{text-align:right;font-variant-numeric:tabular-nums}.cards{display:grid;gap:12px;
+grid-template-columns:repeat(auto-fit,minmax(170px,1fr))}.card{background:#f0f4fa;
+border-radius:8px;padding:12px}
+.card .value{font-size:20px;font-weight:600}.card .label{font-size:13px;color:#555}
 .note{color:#666;font-style:italic}.summary{font-weight:600}
 details{margin:8px 0}summary{cursor:pointer;color:#1f3a5f}
 """
@@ -290,7 +283,7 @@ details{margin:8px 0}summary{cursor:pointer;color:#1f3a5f}
 def render(d: ReportData) -> str:
     """The complete HTML document."""
     sections = _sections(d)
-    nav = "".join(f'<a href="#{a}">{html.escape(t.split(" ")[0])}</a>' for a, t, _ in sections)
+    nav = "".join(f'<a href="#{a}">{NAV.get(a, a)}</a>' for a, _t, _p in sections)
     body = "".join(f'<section id="{a}"><h2>{html.escape(t)}</h2>{"".join(parts)}</section>'
                    for a, t, parts in sections)
     run_id = html.escape(str(d.manifest.get("run_id", "-")))
