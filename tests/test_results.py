@@ -172,3 +172,16 @@ def test_run_warns_once_and_ends_with_where_the_results_are(published: Path,  # 
                          f"  segengine --data-dir {root} app" + " " * 22 +
                          "# explorer + campaign builder (segengine[app])"]
     assert "lifetime value ($, total)" in r.stdout and "(\u0024, avg per customer)" in r.stdout
+
+
+def test_a_narrow_terminal_wraps_labels_but_never_cuts_a_number() -> None:
+    from rich.console import Console
+
+    from segengine.present.console import rich_table
+
+    frame = pl.DataFrame({"segment": ["Budget-Conscious customers of the portfolio"],
+                          "lifetime value ($, total)": [29393274.19], "customers": [1234567]})
+    console = Console(width=40, record=True, color_system=None)
+    console.print(rich_table(frame))
+    text = console.export_text()
+    assert "29,393,274.19" in text and "1,234,567" in text and "…" not in text

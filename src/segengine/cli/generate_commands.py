@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime
@@ -15,6 +14,7 @@ from segengine.errors import ConfigError, DataError
 from segengine.lake.generate import generate_customers, generate_transactions
 from segengine.lake.layout import Layout, data_dir_lock
 from segengine.lake.loads import LakeLoad, foreign_data
+from segengine.present.console import track
 
 
 def _check(config: GenerateConfig) -> None:
@@ -88,12 +88,11 @@ def generate(app: AppContext, customers: int | None, months: int | None, end: da
         load = LakeLoad(layout, "generate", f"{datetime.now(UTC):%Y%m%dT%H%M%S}Z-generate")
         try:
             # Staging month i overlaps generating month i+1 (both release the GIL).
-            with ThreadPoolExecutor(max_workers=1) as pool, click.progressbar(
-                parts, length=config.months, label="Generating months", file=sys.stderr,
-                show_pos=True, hidden=app.verbosity < 0,
-            ) as bar:
+            with ThreadPoolExecutor(max_workers=1) as pool:
                 pending: Future[None] | None = None
-                for month, part in bar:
+                for month, part in track(parts, total=config.months,
+                                         description="generating months",
+                                         quiet=app.verbosity < 0):
                     if pending is not None:
                         pending.result()
                     pending = pool.submit(load.put_parquet, part, layout.partition_file(month))

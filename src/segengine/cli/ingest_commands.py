@@ -31,12 +31,14 @@ def ingest(app: AppContext, paths: tuple[Path, ...], customers: Path | None,
     """
     from segengine.lake.ingest import ingest_files
     from segengine.lake.layout import Layout, data_dir_lock
+    from segengine.present.console import spinner
 
     settings = app.settings(**{"ingest.max_reject_pct": max_reject_pct})
     layout = Layout(settings.data_dir)
-    with data_dir_lock(layout, "ingest"):
+    with data_dir_lock(layout, "ingest"), spinner(f"ingesting {len(paths)} file(s)",
+                                                  quiet=app.verbosity < 0):
         loads = ingest_files(layout, list(paths), config=settings.ingest,
-                           now=datetime.now(UTC), customers=customers)
+                             now=datetime.now(UTC), customers=customers)
     for load in loads:
         v = load.validated
         app.info(f"{load.path}: {v.rows_read} rows read, {load.loaded} loaded, "

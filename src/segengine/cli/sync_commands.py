@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import click
 from segengine.cli import AppContext, as_of_option, cli, error_boundary, pass_app
 from segengine.config import Settings
 from segengine.lake.layout import Layout, data_dir_lock
+from segengine.present.console import Steps
 
 connection_option = click.option(
     "--connection", "connection", metavar="NAME",
@@ -93,9 +93,16 @@ def do_push(app: AppContext, settings: Settings, *, as_of: date | None,
             click.echo(stmt.render())
         return
     session = _session(app, settings)
-    with data_dir_lock(layout, "push"):
+    with data_dir_lock(layout, "push"), Steps("push", quiet=app.verbosity < 0,
+                                              total=len(plan.loads) + 1) as steps:
+        def log(message: str) -> None:  # run_push logs once per table, then the publish
+            if steps.done < len(plan.loads) + 1 and message.startswith(
+                    ("uploading ", "publishing ")):
+                steps.step(message.split(" (")[0])
+            steps(message)
+
         try:
-            result = push.run_push(session, plan, log=app.info)
+            result = push.run_push(session, plan, log=log)
         finally:
             session.close()
         path = manifest.record_push(layout, push.push_record(result), as_of=as_of,
@@ -128,27 +135,22 @@ def push(app: AppContext, as_of: date | None, tables: tuple[str, ...], dry_run: 
 
 
 class _MonthsBar:
-    """A months progress bar on stderr, created on the first month (silent with --quiet)."""
+    """A months progress bar on stderr (rich, terminal only), created on the first month."""
 
     def __init__(self, app: AppContext) -> None:
         self.app = app
-        self.bar: Any = None
+        self.steps: Steps | None = None
         self.rows = 0
 
     def update(self, month: str, rows: int, total: int) -> None:
-        if self.app.verbosity < 0:
-            return
-        if self.bar is None:
-            self.bar = click.progressbar(length=total, label="pull", file=sys.stderr,
-                                         show_pos=True)
-            self.bar.__enter__()
+        if self.steps is None:
+            self.steps = Steps("pull", quiet=self.app.verbosity < 0, total=total).__enter__()
         self.rows += rows
-        self.bar.label = f"pull {month} ({self.rows:,} rows)"
-        self.bar.update(1)
+        self.steps.step(f"{month} ({self.rows:,} rows)")
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
+        if self.steps is not None:
+            self.steps.__exit__(None, None, None)
 
 
 def do_pull(app: AppContext, settings: Settings, *, since: str | None, full: bool) -> None:

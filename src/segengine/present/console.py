@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
 import click
 import polars as pl
@@ -30,6 +30,8 @@ from rich.table import Table
 
 from segengine.present.display import cell, check_status, render
 
+T = TypeVar("T")
+
 
 def _is_terminal(stream: Any) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
@@ -39,11 +41,15 @@ def rich_table(frame: pl.DataFrame, *, title: str | None = None,
                headers: dict[str, str] | None = None, max_rows: int = 50) -> Table:
     """A rich table of the frame: numbers right-aligned and exact (display.cell)."""
     table = Table(title=title, box=box.SIMPLE_HEAVY, title_justify="left", title_style="bold")
-    for name, dtype in frame.schema.items():
-        table.add_column((headers or {}).get(name, name),
-                         justify="right" if dtype.is_numeric() else "left")
-    for row in frame.head(max_rows).iter_rows():
-        table.add_row(*(cell(v) for v in row))
+    rows = [[cell(v) for v in row] for row in frame.head(max_rows).iter_rows()]
+    for i, (name, dtype) in enumerate(frame.schema.items()):
+        numeric = dtype.is_numeric()
+        # a narrow terminal may wrap text, never cut a number: numbers keep their full width
+        table.add_column((headers or {}).get(name, name), justify="right" if numeric else "left",
+                         overflow="fold", no_wrap=numeric,
+                         min_width=max((len(r[i]) for r in rows), default=1) if numeric else None)
+    for row in rows:
+        table.add_row(*row)
     if frame.height > max_rows:
         table.caption = f"({frame.height - max_rows:,} more rows)"
     return table
@@ -126,7 +132,7 @@ class Steps:
         self.done += 1
         if self.progress is not None:
             self.progress.update(self.task, advance=1,
-                                 description=f"{self.what}: {name} done ({self.done})")
+                                 description=f"{self.what}: {name}")
 
 
 @contextlib.contextmanager
@@ -138,3 +144,15 @@ def spinner(message: str, *, quiet: bool = False) -> Iterator[None]:
     with Steps(message) as steps:
         del steps
         yield
+
+
+def track(items: Iterable[T], *, total: int, description: str, quiet: bool = False
+          ) -> Iterator[T]:
+    """Iterate with a progress bar on stderr (terminal only; plain iteration otherwise)."""
+    if quiet or not _is_terminal(sys.stderr):
+        yield from items
+        return
+    with Steps(description, total=total) as steps:
+        for item in items:
+            yield item
+            steps.step(str(steps.done + 1))
