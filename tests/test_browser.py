@@ -98,6 +98,11 @@ DRAWN = """(selector) => Array.from(document.querySelectorAll(selector)).filter(
             svg: !!svg, marks: marks}; })"""
 
 
+CUT = """(selector) => Array.from(document.querySelectorAll(selector + ', ' + selector + ' *'))
+    .filter(el => el.getBoundingClientRect().width > 0 && el.scrollWidth > el.clientWidth + 1)
+    .map(el => el.textContent)"""
+
+
 def test_report_opens_offline_without_errors_and_draws_every_chart(demo: Path,
                                                                    browser: Any) -> None:
     report = demo / "out" / "2025-10-31" / "report.html"
@@ -187,6 +192,8 @@ def test_app_pages_render_without_errors_and_draw_their_charts(app_url: str,
                 "c.every(x => x.svg && x.marks > 0); }", arg=expected[name], timeout=30_000)
             page.wait_for_timeout(500)
             drawn[name] = page.evaluate(DRAWN, ".js-plotly-plot")
+            cut = page.evaluate(CUT, "[data-testid='stMetricValue']")
+            assert cut == [], (name, cut)  # a number shown with an ellipsis is mis-stated
             page.screenshot(path=str(ARTIFACTS / f"app-{number}-{name.split()[0].lower()}.png"))
             assert not page.locator("[data-testid='stException']").count(), name
     finally:

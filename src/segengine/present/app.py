@@ -221,6 +221,13 @@ def page_campaign(r: Results, root: Path) -> None:
         st.success("Saved " + " and ".join(str(p) for p in saved))
 
 
+METRIC_CSS = """<style>
+[data-testid="stMetricValue"] {font-size: 1.6rem;}
+[data-testid="stMetricValue"] * {white-space: normal; overflow: visible; text-overflow: clip;
+                                 overflow-wrap: anywhere;}
+</style>"""
+"""A big number wraps instead of being cut with an ellipsis ($2,286,20…)."""
+
 ROI_FORMULA = """
 **How the numbers are computed** (N = customers in the audience, S = their total spend in the
 last 90 days, c = offer cost per customer, r = response rate, u = uplift in spend):
@@ -257,6 +264,7 @@ def save_audience(frame: pl.DataFrame, folder: Path, name: str) -> list[Path]:
 
 def main() -> None:
     st.set_page_config(page_title="segengine", layout="wide")
+    st.markdown(METRIC_CSS, unsafe_allow_html=True)
     root = data_dir()
     layout = Layout(root)
     with st.sidebar:
