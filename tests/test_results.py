@@ -185,3 +185,16 @@ def test_a_narrow_terminal_wraps_labels_but_never_cuts_a_number() -> None:
     console.print(rich_table(frame))
     text = console.export_text()
     assert "29,393,274.19" in text and "1,234,567" in text and "…" not in text
+
+
+def test_the_app_script_has_no_bare_strings_that_streamlit_would_print() -> None:
+    """Streamlit's "magic" writes every bare expression of the script on the page."""
+    import ast
+
+    from segengine.present import campaign
+
+    script = Path(campaign.__file__).with_name("app.py")
+    body = ast.parse(script.read_text()).body
+    bare = [node.lineno for node in body[1:] if isinstance(node, ast.Expr)
+            and not isinstance(node.value, ast.Call)]
+    assert bare == []

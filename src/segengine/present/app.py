@@ -76,7 +76,7 @@ def page_segments(r: Results) -> None:
     a, b, c = st.columns(3)
     a.metric("Customers", cell(summary["customers"]))
     b.metric("Lifetime value (total)", money(summary["total_lifetime_value"]))
-    c.metric("Lifetime value (avg per customer)", money(summary["avg_lifetime_value"]))
+    c.metric("Lifetime value (avg)", money(summary["avg_lifetime_value"]))
     st.caption(f"Filter: {audience.describe()}")
     st.plotly_chart(charts.segment_sizes(insights.segment_summary(r)), key="segments")
     st.subheader("Top customers by lifetime value")
@@ -196,7 +196,7 @@ def page_campaign(r: Results, root: Path) -> None:
         st.subheader("Audience size and value")
         a, b = st.columns(2)
         a.metric("Customers", cell(summary["customers"]))
-        b.metric("Lifetime value (avg per customer)", money(summary["avg_lifetime_value"]))
+        b.metric("Lifetime value (avg)", money(summary["avg_lifetime_value"]))
         a.metric("Lifetime value (total)", money(summary["total_lifetime_value"]))
         b.metric("Spend, last 90 days (total)", money(summary["total_spend_last_90_days"]))
     with right:
@@ -221,12 +221,13 @@ def page_campaign(r: Results, root: Path) -> None:
         st.success("Saved " + " and ".join(str(p) for p in saved))
 
 
+# A big number wraps instead of being cut with an ellipsis ($2,286,20…). (No bare strings at
+# module level here: Streamlit's "magic" would print them on the page.)
 METRIC_CSS = """<style>
 [data-testid="stMetricValue"] {font-size: 1.6rem;}
 [data-testid="stMetricValue"] * {white-space: normal; overflow: visible; text-overflow: clip;
                                  overflow-wrap: anywhere;}
 </style>"""
-"""A big number wraps instead of being cut with an ellipsis ($2,286,20…)."""
 
 ROI_FORMULA = """
 **How the numbers are computed** (N = customers in the audience, S = their total spend in the
