@@ -62,6 +62,8 @@ def test_readme_demo_command_works(tmp_path: Path) -> None:
     con.close()
     assert n > 1900
     assert len(segments) == 5
+    reports = list((data / "out").glob("*/report.html"))  # demo ends by writing the report
+    assert len(reports) == 1 and f"report: {reports[0].resolve()}" in result.stdout
 
 
 def test_version_and_help() -> None:
