@@ -74,3 +74,53 @@ def test_mom_trend_bars_are_shares_of_each_month() -> None:
                            "customers": [1, 3, 2]})
     bars = {b.name: list(b.y) for b in charts.mom_trend(counts).data}
     assert bars["Growth"] == [25.0, 100.0] and bars["Flat"] == [75.0, 0.0]
+
+
+def test_report_draws_roc_and_calibration_when_the_run_publishes_the_curves() -> None:
+    from datetime import date
+
+    from segengine.present import webreport
+
+    empty = pl.DataFrame({"r_score": [5], "f_score": [5], "customers": [1]})
+    data = webreport.ReportData(
+        as_of=date(2025, 10, 31), manifest={}, headline={
+            "customers": 1, "total_lifetime_value": Decimal("1.00"),
+            "avg_lifetime_value": Decimal("1.00"), "total_spend_last_90_days": Decimal("1.00"),
+            "active_30_days": 1, "high_churn_risk": 0},
+        segments=pl.DataFrame({"customer_segment": ["Declining"], "customers": [1],
+                               "pct_customers": [100.0],
+                               "total_lifetime_value": [Decimal("1.00")],
+                               "avg_lifetime_value": [Decimal("1.00")],
+                               "total_spend_last_90_days": [Decimal("1.00")]}),
+        reasons=pl.DataFrame({"customer_segment": ["Declining"], "customer_id": ["a"],
+                              "segment_reason": ["x"]}),
+        migration=None, rf_counts=empty,
+        rfm_summary=pl.DataFrame({"segment": ["Lost"], "pct_customers": [100.0],
+                                  "pct_revenue": [100.0]}),
+        clusters=pl.DataFrame({"cluster_name": ["c"], "customers": [1], "avg_recency": [1.0],
+                               "avg_monetary": [1.0], "pct_revenue": [100.0]}),
+        mom=pl.DataFrame({"month": [date(2025, 10, 1)], "mom_trend_category": ["Flat"],
+                          "customers": [1]}),
+        ltv_bins=charts.histogram_bins(pl.Series([1.0])),
+        atv_bins=charts.histogram_bins(pl.Series([1.0])),
+        churn_report=pl.DataFrame({"metric": ["trained", "auc"], "value": [1.0, 0.8125],
+                                   "detail": [None, "held-out ROC AUC"]}),
+        churn_bands=pl.DataFrame({"churn_risk_category": ["Low Risk"], "customers": [1],
+                                  "avg_lifetime_value": [Decimal("1.00")]}),
+        churn_score_bins=charts.histogram_bins(pl.Series([10.0])),
+        churn_curves={"roc": pl.DataFrame({"false_positive_rate": [0.0, 0.5, 1.0],
+                                           "true_positive_rate": [0.0, 0.9, 1.0]}),
+                      "calibration": pl.DataFrame({"mean_predicted": [0.1, 0.8],
+                                                   "observed_rate": [0.2, 0.7],
+                                                   "customers": [10, 5]})})
+    text = webreport.render(data)
+    assert 'id="chart-roc"' in text and 'id="chart-calibration"' in text
+    assert "model (AUC 0.813)" in text and ">0.813</div><div class=label>AUC" in text
+
+
+def test_migration_labels_round_half_up_like_the_console() -> None:
+    moves = pl.DataFrame({"from_segment": ["Declining", "Declining"],
+                          "to_segment": ["Declining", "Stable Mid-Spenders"],
+                          "customers": [1, 399]})
+    heat = charts.migration_heatmap(moves, from_date="a", to_date="b").data[0]
+    assert heat.text[0][0] == "1<br>0.3%"  # 0.25% exactly; a float format gives 0.2%

@@ -7,6 +7,7 @@ run/insights.py) and returns a `plotly.graph_objects.Figure`; nothing here reads
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Any
 
 import plotly.graph_objects as go
@@ -15,6 +16,7 @@ from plotly.subplots import make_subplots
 
 from segengine.models.rfm import SEGMENTS as RFM_SEGMENTS
 from segengine.models.segments import SEGMENT_NAMES
+from segengine.present.display import fixed
 
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2",
            "#FF9DA6", "#9D755D", "#BAB0AC")
@@ -78,8 +80,9 @@ def migration_heatmap(transitions: pl.DataFrame, *, from_date: str, to_date: str
     rows, cols, z = _matrix(transitions, "from_segment", "to_segment", "customers", order)
     totals = [sum(r) or 1 for r in z]
     pct = [[100.0 * v / t for v in r] for r, t in zip(z, totals, strict=True)]
-    text = [[f"{int(v):,}<br>{p:.1f}%" for v, p in zip(r, pr, strict=True)]
-            for r, pr in zip(z, pct, strict=True)]
+    # labels exact half-up (1 of 400 is 0.3%, not the float's half-even 0.2%)
+    text = [[f"{int(v):,}<br>{fixed(Decimal(100 * int(v)) / t, 1)}%" for v in r]
+            for r, t in zip(z, totals, strict=True)]
     fig = go.Figure(go.Heatmap(
         z=pct, x=cols, y=rows, text=text, texttemplate="%{text}", colorscale="Blues",
         zmin=0, zmax=100, colorbar={"title": "% of row"},
@@ -260,7 +263,7 @@ def churn_bands(bands: pl.DataFrame) -> go.Figure:
 
 def roc_curve(points: pl.DataFrame, *, auc: float | None = None) -> go.Figure:
     """Held-out ROC curve (points: false_positive_rate, true_positive_rate)."""
-    label = "model" if auc is None else f"model (AUC {auc:.3f})"
+    label = "model" if auc is None else f"model (AUC {fixed(auc, 3)})"  # half-up, as the cards
     fig = go.Figure([
         go.Scatter(x=points["false_positive_rate"].to_list(),
                    y=points["true_positive_rate"].to_list(), mode="lines", name=label,

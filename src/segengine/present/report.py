@@ -8,6 +8,7 @@ import polars as pl
 
 from segengine.models.rfm import SEGMENTS
 from segengine.models.segments import SEGMENT_NAMES
+from segengine.present.display import fixed
 from segengine.rounding import half_up_ratio
 
 RFM_HEADERS = {"pct_customers": "% customers", "pct_revenue": "% revenue",
@@ -39,7 +40,7 @@ def rfm_table(summary: pl.DataFrame) -> pl.DataFrame:
 def cluster_fit(profiles: pl.DataFrame) -> str:
     """`KMeans k=… silhouette (sampled)=… inertia=…` from the first profile row."""
     first = profiles.row(0, named=True)
-    silhouette = "-" if first["silhouette"] is None else f"{first['silhouette']:.3f}"
+    silhouette = fixed(first["silhouette"], 3)
     return (f"KMeans k={first['k']}  silhouette (sampled)={silhouette}  "
             f"inertia={first['inertia']:,.1f}")
 

@@ -25,6 +25,8 @@ TABLES: dict[str, str] = {
     "customer_clusters": "One row per customer: KMeans cluster on log RFM features (§5.6)",
     "cluster_profiles": "One row per KMeans cluster: size, averages and fit quality (§5.6)",
     "churn_model_report": "One row per churn-model metric: training and held-out quality (§7)",
+    "churn_model_curves": "Held-out ROC and calibration points of the churn model, one row per "
+                          "point (§7, §13)",
     "customer_360_profile": "One row per customer: everything denormalised for dashboards and "
                             "campaigns (§5.7)",
     "dim_customer": "One row per customer: the customer dimension keyed by customer_key (§5.7)",
@@ -171,6 +173,13 @@ TABLE_COLUMNS: dict[tuple[str, str], str] = {
         "Share of all monetary value in the cluster [%] (§5.6)",
     ("cluster_profiles", "customers"): "Customers in the cluster [count] (§5.6)",
     ("rfm_segment_summary", "customers"): "Customers in the RFM segment [count] (§5.5)",
+    ("churn_model_curves", "curve"): "roc or calibration (§7)",
+    ("churn_model_curves", "x"): "roc: false positive rate; calibration: mean predicted "
+                                 "probability of the bin [0..1] (§7)",
+    ("churn_model_curves", "y"): "roc: true positive rate; calibration: observed churn rate "
+                                 "of the bin [0..1] (§7)",
+    ("churn_model_curves", "customers"): "Held-out customers in the calibration bin [count] "
+                                         "(§7)",
 }
 """Columns whose meaning depends on the table."""
 
