@@ -81,7 +81,7 @@ def migration_heatmap(transitions: pl.DataFrame, *, from_date: str, to_date: str
     totals = [sum(r) or 1 for r in z]
     pct = [[100.0 * v / t for v in r] for r, t in zip(z, totals, strict=True)]
     # labels exact half-up (1 of 400 is 0.3%, not the float's half-even 0.2%)
-    text = [[f"{int(v):,}<br>{fixed(Decimal(100 * int(v)) / t, 1)}%" for v in r]
+    text = [[f"{int(v):,}<br>{fixed(Decimal(100 * int(v)) / int(t), 1)}%" for v in r]
             for r, t in zip(z, totals, strict=True)]
     fig = go.Figure(go.Heatmap(
         z=pct, x=cols, y=rows, text=text, texttemplate="%{text}", colorscale="Blues",
