@@ -35,6 +35,7 @@ def churn_model_curves(probability: np.ndarray, churned: np.ndarray, *,
     index = np.minimum((p * bins).astype(np.int64), bins - 1)
     calibration = [(float(p[index == b].mean()), float(y[index == b].mean()),
                     int((index == b).sum())) for b in range(bins) if (index == b).any()]
-    rows = [("roc", float(x), float(t), None) for x, t in zip(fpr, tpr, strict=True)]
+    rows: list[tuple[str, float, float, int | None]] = [
+        ("roc", float(x), float(t), None) for x, t in zip(fpr, tpr, strict=True)]
     rows += [("calibration", x, t, n) for x, t, n in calibration]
     return pl.DataFrame(rows, schema=SCHEMA, orient="row")
