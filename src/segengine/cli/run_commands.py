@@ -81,7 +81,7 @@ def check(app: AppContext) -> None:
     """
     from segengine.run.warehouse import check_warehouse
 
-    results = check_warehouse(app.settings())
+    results = check_warehouse(app.settings(), log=app.info)
     print_check_lines(*check_lines(results))
     failed = [r for r in results if r.level == "error" and not r.passed]
     if failed:

@@ -82,37 +82,46 @@ def snowflake_test(app: AppContext, connection: str | None) -> None:
 
 def do_push(app: AppContext, settings: Settings, *, as_of: date | None,
             tables: list[str] | None, dry_run: bool) -> None:
-    """Plan (and unless dry_run, execute and record) a push of out/<as_of>/."""
+    """Plan (and unless dry_run, execute and record) a push of a published run's files: by
+    default the current one (what warehouse.duckdb shows), after finishing any publish a crash
+    cut short; every file is checked against its sha256 in the run's manifest first."""
+    from segengine.run.recover import published_run, roll_forward, verify_files
     from segengine.sync import manifest, push
 
     layout = Layout(settings.data_dir)
-    as_of = as_of or push.latest_out_date(layout)
-    plan = push.plan_push(layout, as_of=as_of, target=settings.snowflake.target, tables=tables)
-    if dry_run:
-        for stmt in plan.statements():
-            click.echo(stmt.render())
-        return
-    session = _session(app, settings)
-    with data_dir_lock(layout, "push"), Steps("push", quiet=app.verbosity < 0,
-                                              total=len(plan.loads) + 1) as steps:
-        def log(message: str) -> None:  # run_push logs once per table, then the publish
-            if steps.done < len(plan.loads) + 1 and message.startswith(
-                    ("uploading ", "publishing ")):
-                steps.step(message.split(" (")[0])
-            steps(message)
+    with data_dir_lock(layout, "push"):
+        roll_forward(layout, app.info)
+        run = published_run(layout, as_of)
+        title = f"run {run.run_id}, as of {run.as_of}"
+        plan = push.plan_push(layout, as_of=run.as_of, target=settings.snowflake.target,
+                              tables=tables)
+        verify_files(run, [load.table for load in plan.loads])
+        if dry_run:
+            click.echo(f"-- {title}")
+            for stmt in plan.statements():
+                click.echo(stmt.render())
+            return
+        app.info(f"push {title}")
+        session = _session(app, settings)
+        with Steps("push", quiet=app.verbosity < 0, total=len(plan.loads) + 1) as steps:
+            def log(message: str) -> None:  # run_push logs once per table, then the publish
+                if steps.done < len(plan.loads) + 1 and message.startswith(
+                        ("uploading ", "publishing ")):
+                    steps.step(message.split(" (")[0])
+                steps(message)
 
-        try:
-            result = push.run_push(session, plan, log=log)
-        finally:
-            session.close()
-        path = manifest.record_push(layout, push.push_record(result), as_of=as_of,
-                                    now=datetime.now(UTC))
+            try:
+                result = push.run_push(session, plan, log=log)
+            finally:
+                session.close()
+        path = manifest.record_push(layout, push.push_record(result), as_of=run.as_of,
+                                    now=datetime.now(UTC), run_id=run.run_id)
     for warning in result.warnings:
         app.info(f"warning: {warning}")
     for t in result.tables:
         click.echo(f"{t.table:<32} {t.rows:>10,} rows")
-    click.echo(f"pushed {len(result.tables)} table(s), {result.rows:,} rows as of "
-               f"{as_of.isoformat()} to {result.database}.{result.schema} in "
+    click.echo(f"pushed {len(result.tables)} table(s), {result.rows:,} rows as of {run.as_of} "
+               f"(run {run.run_id}) to {result.database}.{result.schema} in "
                f"{result.duration_s:.1f} s (recorded in {path})")
 
 
@@ -126,7 +135,8 @@ def do_push(app: AppContext, settings: Settings, *, as_of: date | None,
 @error_boundary
 def push(app: AppContext, as_of: date | None, tables: tuple[str, ...], dry_run: bool,
          connection: str | None) -> None:
-    """Upload a run's out/<D>/*.parquet to Snowflake and publish all tables in one transaction.
+    """Upload a published run's out/<D>/*.parquet to Snowflake and publish all tables in one
+    transaction. Default D: the current published run (what warehouse.duckdb shows).
 
     Example: segengine push --as-of 2025-10-31 --dry-run
     """

@@ -41,10 +41,22 @@ class Layout:
 
     @property
     def warehouse(self) -> Path:
+        """What readers open: a symlink to the current version in warehouse/ (run/publish.py)."""
         return self.root / "warehouse.duckdb"
 
+    @property
+    def versions_dir(self) -> Path:
+        """warehouse/<version>.duckdb files and their <version>.json descriptions."""
+        return self.root / "warehouse"
+
     def out_dir(self, as_of: date) -> Path:
+        """What push uploads: a symlink to the folder of the run published for that date."""
         return self.root / "out" / as_of.isoformat()
+
+    @property
+    def run_dirs(self) -> Path:
+        """out/.runs/<run_id>/<table>.parquet: each run's files, never changed once written."""
+        return self.root / "out" / ".runs"
 
     @property
     def runs_dir(self) -> Path:

@@ -29,7 +29,7 @@ from segengine.models.mlsegments import attach_segments, read_segments_file
 from segengine.models.rfm import customer_rfm, rfm_segment_summary, score_ks
 from segengine.models.segments import segment_params
 from segengine.rounding import cents, half_up_money, half_up_ratio
-from segengine.run import publish
+from segengine.run import publish, recover
 from segengine.run.quality import (
     CheckResult,
     errors,
@@ -218,9 +218,7 @@ def run_pipeline(settings: Settings, *, as_of: date | None = None,
     say: Log = log or (lambda _m: None)
     layout = Layout(settings.data_dir)
     with data_dir_lock(layout, "run"):
-        publish.ensure_warehouse_writable(layout)
-        for run_id in publish.recover(layout):
-            say(f"completed the publish of run {run_id}, which was interrupted after its commit")
+        recover.roll_forward(layout, say)  # finishes a publish a crash cut short after its commit
         started = now or datetime.now(UTC)
         lake_end = latest_transaction_date(layout)
         if as_of is not None and as_of > lake_end and not allow_stale_lake:
@@ -284,7 +282,7 @@ def run_pipeline(settings: Settings, *, as_of: date | None = None,
                 f"(e.g. {', '.join(examples[:5])}); they are not joined")
         manifest = publish.publish_run(layout, tables, as_of=as_of, run_id=run_id,
                                        started=started, stages=timer.stages, checks=checks,
-                                       settings=settings)
+                                       settings=settings, log=say)
         return RunResult(as_of=as_of, run_id=run_id, manifest_path=manifest,
                          row_counts={k: v.height for k, v in tables.items()},
                          stages=timer.stages, checks=checks,

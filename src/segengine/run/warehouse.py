@@ -1,17 +1,28 @@
-"""Reading the published warehouse: `segengine check` and `segengine migration`."""
+"""Reading the published warehouse: `segengine check`, `migration`, `rfm`, `clusters`.
+
+`open_warehouse` is how segengine's own commands read: read-only, never blocked by other readers,
+and right after the data directory was moved (before any `run`/`push`/`check` has rebuilt the
+warehouse's views for the new place) it shadows the views with temporary ones on the new paths.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from datetime import date
 
 import duckdb
 import polars as pl
 
 from segengine.config import Settings
-from segengine.errors import SegengineError
-from segengine.lake.layout import Layout, scan_transactions
+from segengine.errors import LockError, SegengineError
+from segengine.lake.layout import Layout, data_dir_lock, scan_transactions
 from segengine.models.segments import SEGMENT_NAMES
 from segengine.run.quality import KEYS, CheckResult, independent_recomputation, run_checks
+from segengine.run.recover import roll_forward
+from segengine.run.warehouse_build import current_version, view_sql
+
+Log = Callable[[str], None]
 
 
 def open_warehouse(layout: Layout) -> duckdb.DuckDBPyConnection:
@@ -19,21 +30,38 @@ def open_warehouse(layout: Layout) -> duckdb.DuckDBPyConnection:
     if not layout.warehouse.exists():
         raise SegengineError(f"no warehouse at {layout.warehouse}. Run `segengine run` first")
     try:
-        return duckdb.connect(str(layout.warehouse), read_only=True)
-    except duckdb.IOException as exc:
-        raise SegengineError(f"{layout.warehouse} is being written by another process ({exc}). "
-                             "Wait for the running `segengine run` to finish") from None
+        con = duckdb.connect(str(layout.warehouse), read_only=True)
+    except duckdb.Error as exc:
+        raise SegengineError(
+            f"cannot open {layout.warehouse} read-only ({exc}). A file written by segengine "
+            "before versioned warehouses can be held read-write by a notebook: close it, or run "
+            "`segengine run` once to switch to versioned warehouses that readers never block"
+        ) from None
+    version = current_version(layout)
+    root = layout.root.resolve()
+    if version is not None and version.root != str(root):
+        for name, files in version.paths(root).items():
+            con.execute(view_sql(name, files, temp=True))
+    return con
+
+
+def table_names(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Tables and views a reader can query (the warehouse's tables are views over Parquet)."""
+    return {r[0] for r in con.sql("SELECT table_name FROM information_schema.tables").fetchall()}
 
 
 def read_tables(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, pl.DataFrame]:
     """The named tables that exist in the warehouse."""
-    present = {r[0] for r in con.sql("SELECT table_name FROM duckdb_tables()").fetchall()}
+    present = table_names(con)
     return {n: con.sql(f"SELECT * FROM {n}").pl() for n in names if n in present}
 
 
-def check_warehouse(settings: Settings) -> list[CheckResult]:
-    """Run the quality gate on the current warehouse tables against the lake."""
+def check_warehouse(settings: Settings, log: Log = lambda _m: None) -> list[CheckResult]:
+    """Finish an interrupted publish (unless a run is in progress), then run the quality gate
+    on the current warehouse tables against the lake."""
     layout = Layout(settings.data_dir)
+    with contextlib.suppress(LockError), data_dir_lock(layout, "check"):
+        roll_forward(layout, log)
     con = open_warehouse(layout)
     try:
         tables = read_tables(con, list(KEYS) + ["customer_segments_history"])

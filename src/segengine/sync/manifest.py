@@ -35,9 +35,11 @@ def find_run_manifest(layout: Layout, as_of: date) -> Path | None:
 
 
 def record_push(layout: Layout, record: dict[str, Any], *, as_of: date,
-                now: datetime) -> Path:
-    """Append `record` to the run manifest's "pushes" list, or write runs/push-<ts>.json."""
-    path = find_run_manifest(layout, as_of)
+                now: datetime, run_id: str | None = None) -> Path:
+    """Append `record` to the run manifest's "pushes" list (runs/<run_id>.json when the pushed
+    run is known), or write runs/push-<ts>.json."""
+    named = layout.runs_dir / f"{run_id}.json" if run_id else None
+    path = named if named is not None and named.exists() else find_run_manifest(layout, as_of)
     if path is not None:
         data = _read(path) or {}
         pushes = data.get("pushes")
