@@ -6,6 +6,7 @@ fixtures keep timestamps non-null; state is process-wide, so every test uses its
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -142,14 +143,23 @@ def test_push_publishes_every_table_with_typed_columns(
         sf: Session, database: str, home: Path, tmp_path: Path, invoke) -> None:  # noqa: ANN001
     layout = Layout(tmp_path / "data")
     frames = write_run(layout, D2, 0)
+    # published as `run` does: out/<D> links to the run's folder, whose manifest has each
+    # file's sha256 (push verifies them before uploading)
+    folder = layout.run_dirs / "r1"
+    folder.parent.mkdir(parents=True)
+    layout.out_dir(D2).rename(folder)
+    layout.out_dir(D2).symlink_to(f".runs/{folder.name}")
+    outputs = {p.stem: {"sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+               for p in folder.glob("*.parquet")}
     layout.runs_dir.mkdir(parents=True)
-    (layout.runs_dir / "r1.json").write_text(json.dumps({"run_id": "r1", "as_of": "2025-10-31"}))
+    (layout.runs_dir / "r1.json").write_text(json.dumps({"run_id": "r1", "as_of": "2025-10-31",
+                                                         "outputs": outputs}))
     config = tmp_path / "segengine.toml"
     config.write_text(f'[snowflake]\nconnection = "local"\n[snowflake.target]\n'
                       f'database = "{database}"\nschema = "SEG"\n')
-    result = invoke("push", config=config)
+    result = invoke("push", "--as-of", "2025-10-31", config=config)
     assert result.exit_code == 0, result.output
-    assert "pushed 2 table(s), 6 rows as of 2025-10-31" in result.output
+    assert "pushed 2 table(s), 6 rows as of 2025-10-31 (run r1)" in result.output
     assert_published(sf, database, frames)
     assert table_frame(sf, database, "customer_segments_history").to_dicts() == \
         frames["customer_segments_history"].to_dicts()
