@@ -22,7 +22,7 @@ from tests.frames import AS_OF, portfolio, write_lake
 from segengine.cli import cli
 from segengine.config import load_settings
 from segengine.lake.layout import Layout
-from segengine.run import warehouse_build
+from segengine.run import recover
 from segengine.run.faults import PUBLISH_POINTS
 from segengine.run.pipeline import run_pipeline
 from segengine.run.publish import content_hash
@@ -189,7 +189,7 @@ def _new_reader_sees(root: Path) -> tuple[date, str]:
 
 def test_readers_holding_the_warehouse_never_block_a_run_and_keep_their_snapshot(
         lake: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(warehouse_build, "KEEP_OLD_VERSIONS", 0)  # only "held" keeps a version
+    monkeypatch.setattr(recover, "KEEP_OLD_VERSIONS", 0)  # only "held" keeps a version
     first = run_pipeline(_settings(lake), as_of=EARLIER).run_id
     holders = []
     try:

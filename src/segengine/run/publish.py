@@ -43,7 +43,6 @@ from segengine.run.warehouse_build import (
     HISTORY_TABLE,
     build_version,
     check_history,
-    clean,
     history_files,
     replace_symlink,
     switch_to,
@@ -210,7 +209,7 @@ def publish_run(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: date,
     except (OSError, SegengineError) as exc:
         raise recover.describe_failure(run_id, as_of, exc) from exc
     try:
-        for warning in clean(layout):
+        for warning in recover.clean(layout):
             log(f"  warning: {warning}")
     except OSError as exc:  # leftovers only: the next command cleans them
         log(f"  warning: could not remove old warehouse versions ({exc})")

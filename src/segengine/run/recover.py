@@ -1,4 +1,5 @@
-"""Rolling a committed publish forward, and the published run that push uploads (design §9, §10).
+"""Rolling a committed publish forward, cleaning old versions, and the published run that push
+uploads (design §9, §10).
 
 The switch of warehouse.duckdb is the commit. Whatever a kill or a full disk interrupted after
 it (the out/<as_of> link, runs/<run_id>.json, the clean-up) is finished by the next `run`, `push`
@@ -9,20 +10,29 @@ data-directory lock.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import shutil
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from segengine.errors import DataError, SegengineError
 from segengine.lake.layout import Layout, write_json_atomic
 from segengine.run import warehouse_build as wb
 
 LEGACY_SUFFIX = "~legacy"
+
+KEEP_OLD_VERSIONS = 2
+"""Previous versions always kept, for a reader that resolved the link just before a switch;
+older ones are removed once no process holds them."""
 
 
 def convert_legacy(layout: Layout, log: Callable[[str], None]) -> None:
@@ -83,7 +93,7 @@ def roll_forward(layout: Layout, log: Callable[[str], None] = lambda _m: None) -
             recovered.append(version.run_id)
             log(f"completed the publish of run {version.run_id}, which was interrupted after "
                 "its commit (manifest written)")
-    for warning in wb.clean(layout):
+    for warning in clean(layout):
         log(f"warning: {warning}")
     return recovered
 
@@ -163,3 +173,88 @@ def describe_failure(run_id: str, as_of: date, exc: Exception) -> SegengineError
         f"run {run_id} (as of {as_of}) was published: warehouse.duckdb shows it. Finishing the "
         f"publish (out/{as_of}, runs/{run_id}.json) failed: {exc}. Free disk space or fix "
         "permissions, then run `segengine check` (or `run`/`push`): it completes the publish")
+
+
+def is_held(path: Path) -> bool:
+    """True while any process (this one included) has the DuckDB file open.
+
+    DuckDB takes a POSIX record lock on its file (shared read-only, exclusive read-write). An
+    open-file-description lock probe conflicts with those, even ones held by this process;
+    where OFD locks do not exist (macOS) a plain lockf probe sees other processes only.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        if hasattr(fcntl, "F_OFD_SETLK"):
+            fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", fcntl.F_WRLCK, 0, 0, 0, 0))
+        else:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # releases the probe's lock
+
+
+def _holds_uncarried(path: Path, version: wb.Version, current: wb.Version | None) -> list[str]:
+    """Tables/views users created in an old version that the current one does not carry."""
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return ["(unreadable)"]
+    try:
+        tables, views = wb.user_objects(con, path.stem, set(version.views) | {"runs"})
+    finally:
+        con.close()
+    kept = set(current.carried) if current else set()
+    return [n for n in tables + [v for v, _ in views] if n not in kept]
+
+
+def clean(layout: Layout) -> list[str]:
+    """Remove old versions no process holds (keeping the last few), leftovers of killed builds
+    and run folders nothing refers to. Returns warnings; failures here never fail a command."""
+    warnings: list[str] = []
+    current = wb.current_version(layout)
+    folder = layout.versions_dir
+    olds = [] if not folder.exists() else sorted(
+        (p for p in folder.glob("*.json") if current is None or p.stem != current.name),
+        key=lambda p: p.stat().st_mtime_ns)
+    kept: list[wb.Version] = [current] if current else []
+    for i, desc in enumerate(olds):
+        version = wb.read_version(layout, desc.stem)
+        db = folder / f"{desc.stem}.duckdb"
+        if version is None:
+            continue
+        # a version whose run has no manifest was never switched to (killed before the commit)
+        committed = (layout.runs_dir / f"{version.run_id}.json").exists()
+        if (committed and i >= len(olds) - KEEP_OLD_VERSIONS) or is_held(db):
+            kept.append(version)
+            continue
+        theirs = _holds_uncarried(db, version, current)
+        if theirs:
+            warnings.append(f"{db} is kept: it holds {', '.join(theirs)} that you created and "
+                            "the current warehouse does not have; copy them, then delete it")
+            kept.append(version)
+            continue
+        for path in (db, db.with_name(db.name + ".wal"), desc):
+            path.unlink(missing_ok=True)
+    for tmp in folder.glob(".tmp-*") if folder.exists() else []:
+        if not is_held(tmp):
+            tmp.unlink(missing_ok=True)
+    _clean_run_folders(layout, kept)
+    return warnings
+
+
+def _clean_run_folders(layout: Layout, kept: list[wb.Version]) -> None:
+    """Remove out/.runs/<id>/ folders that no out/<date> link and no kept version refers to."""
+    if not layout.run_dirs.exists():
+        return
+    used = {Path(f).parts[2] for v in kept for fs in v.views.values() for f in fs
+            if Path(f).parts[:2] == ("out", ".runs")}
+    out = layout.root / "out"
+    used |= {Path(os.readlink(p)).name for p in out.iterdir() if p.is_symlink()}
+    for folder in layout.run_dirs.iterdir():
+        if folder.name not in used:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -17,11 +17,8 @@ program cannot be replaced, so the switch fails there with a message saying so.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
-import shutil
-import struct
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -37,11 +34,6 @@ from segengine.run.faults import fault
 
 HISTORY_TABLE = "customer_segments_history"
 """Accumulates one file per as_of (a rerun of a date replaces that date's file)."""
-
-KEEP_OLD_VERSIONS = 2
-"""Previous versions always kept, for a reader that resolved the link just before a switch;
-older ones are removed once no process holds them."""
-
 
 @dataclass(frozen=True)
 class Version:
@@ -168,7 +160,7 @@ def check_history(current: Path, others: list[Path], layout: Layout, *, as_of: d
     return notes
 
 
-def _user_objects(con: duckdb.DuckDBPyConnection, catalog: str,
+def user_objects(con: duckdb.DuckDBPyConnection, catalog: str,
                   ours: set[str]) -> tuple[list[str], list[tuple[str, str]]]:
     """Tables and views (with their SQL) that users created, i.e. not segengine's."""
     tables = [r[0] for r in con.sql(
@@ -193,7 +185,7 @@ def _carry(con: duckdb.DuckDBPyConnection, layout: Layout, previous: Version | N
         return [], [f"could not read {path} (open read-write in another process), so tables "
                     "you created in it are not in the new warehouse; that file is kept"]
     try:
-        tables, views = _user_objects(con, "previous", set(previous.views) | {"runs"})
+        tables, views = user_objects(con, "previous", set(previous.views) | {"runs"})
         for table in tables:
             con.execute(f'CREATE TABLE main."{table}" AS SELECT * FROM previous.main."{table}"')
         for name, sql in views:
@@ -240,88 +232,3 @@ def build_version(layout: Layout, *, name: str, run_id: str, as_of: date,
 def switch_to(layout: Layout, version: Version) -> None:
     """THE COMMIT: warehouse.duckdb now opens `version`."""
     replace_symlink(layout.warehouse, f"{layout.versions_dir.name}/{version.name}.duckdb")
-
-
-def is_held(path: Path) -> bool:
-    """True while any process (this one included) has the DuckDB file open.
-
-    DuckDB takes a POSIX record lock on its file (shared read-only, exclusive read-write). An
-    open-file-description lock probe conflicts with those, even ones held by this process;
-    where OFD locks do not exist (macOS) a plain lockf probe sees other processes only.
-    """
-    try:
-        fd = os.open(path, os.O_RDWR)
-    except OSError:
-        return False
-    try:
-        if hasattr(fcntl, "F_OFD_SETLK"):
-            fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", fcntl.F_WRLCK, 0, 0, 0, 0))
-        else:
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return False
-    except OSError:
-        return True
-    finally:
-        os.close(fd)  # releases the probe's lock
-
-
-def _holds_uncarried(path: Path, version: Version, current: Version | None) -> list[str]:
-    """Tables/views users created in an old version that the current one does not carry."""
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error:
-        return ["(unreadable)"]
-    try:
-        tables, views = _user_objects(con, path.stem, set(version.views) | {"runs"})
-    finally:
-        con.close()
-    kept = set(current.carried) if current else set()
-    return [n for n in tables + [v for v, _ in views] if n not in kept]
-
-
-def clean(layout: Layout) -> list[str]:
-    """Remove old versions no process holds (keeping the last few), leftovers of killed builds
-    and run folders nothing refers to. Returns warnings; failures here never fail a command."""
-    warnings: list[str] = []
-    current = current_version(layout)
-    folder = layout.versions_dir
-    olds = [] if not folder.exists() else sorted(
-        (p for p in folder.glob("*.json") if current is None or p.stem != current.name),
-        key=lambda p: p.stat().st_mtime_ns)
-    kept: list[Version] = [current] if current else []
-    for i, desc in enumerate(olds):
-        version = read_version(layout, desc.stem)
-        db = folder / f"{desc.stem}.duckdb"
-        if version is None:
-            continue
-        # a version whose run has no manifest was never switched to (killed before the commit)
-        committed = (layout.runs_dir / f"{version.run_id}.json").exists()
-        if (committed and i >= len(olds) - KEEP_OLD_VERSIONS) or is_held(db):
-            kept.append(version)
-            continue
-        theirs = _holds_uncarried(db, version, current)
-        if theirs:
-            warnings.append(f"{db} is kept: it holds {', '.join(theirs)} that you created and "
-                            "the current warehouse does not have; copy them, then delete it")
-            kept.append(version)
-            continue
-        for path in (db, db.with_name(db.name + ".wal"), desc):
-            path.unlink(missing_ok=True)
-    for tmp in folder.glob(".tmp-*") if folder.exists() else []:
-        if not is_held(tmp):
-            tmp.unlink(missing_ok=True)
-    _clean_run_folders(layout, kept)
-    return warnings
-
-
-def _clean_run_folders(layout: Layout, kept: list[Version]) -> None:
-    """Remove out/.runs/<id>/ folders that no out/<date> link and no kept version refers to."""
-    if not layout.run_dirs.exists():
-        return
-    used = {Path(f).parts[2] for v in kept for fs in v.views.values() for f in fs
-            if Path(f).parts[:2] == ("out", ".runs")}
-    out = layout.root / "out"
-    used |= {Path(os.readlink(p)).name for p in out.iterdir() if p.is_symlink()}
-    for folder in layout.run_dirs.iterdir():
-        if folder.name not in used:
-            shutil.rmtree(folder, ignore_errors=True)
