@@ -335,3 +335,6 @@ def test_content_hash_sees_one_cent_and_one_row_but_not_order_or_run_time() -> N
     later = _frame(segmented_at=[datetime(2026, 1, 1)] * 3)
     assert content_hash("t", later) == base
     assert content_hash("t", _frame().rename({"spend": "amount"})) != base
+    # rows sharing a key (customer_id) in another order: still the same content
+    ties = pl.concat([_frame(), _frame(spend=[Decimal("1.00")] * 3)])
+    assert content_hash("t", ties.reverse()) == content_hash("t", ties)
