@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from datetime import UTC, date, datetime
@@ -54,6 +55,21 @@ def write_outputs(root: Path) -> Layout:
         out / "customer_360_profile.parquet")
     pl.DataFrame({"customer_id": ["CUST00000001"], "customer_segment": ["Declining"],
                   "as_of_date": [AS_OF]}).write_parquet(out / "customer_segments_history.parquet")
+    return layout
+
+
+def publish_outputs(root: Path) -> Layout:
+    """write_outputs, published as `run` does: out/<D> links to the run's folder, whose
+    manifest records each file's sha256 (the push command checks them)."""
+    layout = write_outputs(root)
+    out, folder = layout.out_dir(AS_OF), layout.run_dirs / "r1"
+    folder.parent.mkdir(parents=True)
+    out.rename(folder)
+    out.symlink_to(f".runs/{folder.name}")
+    layout.runs_dir.mkdir(parents=True)
+    (layout.runs_dir / "r1.json").write_text(json.dumps({"run_id": "r1", "outputs": {
+        p.stem: {"sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+        for p in folder.glob("*.parquet")}}))
     return layout
 
 
@@ -218,7 +234,7 @@ def _fake_snowflake(monkeypatch: pytest.MonkeyPatch, home: Path) -> tuple[list[s
 @pytest.mark.parametrize("bad", ['SEG"; DROP TABLE X; --', "SEG;DROP"])
 def test_cli_push_refuses_quoted_schema_with_zero_statements_sent(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, invoke, bad: str) -> None:  # noqa: ANN001
-    write_outputs(tmp_path / "data")
+    publish_outputs(tmp_path / "data")
     connects, statements = _fake_snowflake(monkeypatch, tmp_path / "home")
     config = tmp_path / "segengine.toml"
     config.write_text(f"[snowflake.target]\nschema = '{bad}'\n")
@@ -230,9 +246,10 @@ def test_cli_push_refuses_quoted_schema_with_zero_statements_sent(
 
 def test_cli_push_dry_run_prints_the_plan_without_connecting(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, invoke) -> None:  # noqa: ANN001
-    write_outputs(tmp_path / "data")
+    publish_outputs(tmp_path / "data")
     connects, statements = _fake_snowflake(monkeypatch, tmp_path / "home")
-    result = invoke("push", "--dry-run", "--tables", "customer_segments_history")
+    result = invoke("push", "--dry-run", "--as-of", AS_OF.isoformat(), "--tables",
+                    "customer_segments_history")
     assert result.exit_code == 0, result.output
     assert 'DELETE FROM "SEGENGINE"."CUSTOMER_SEGMENTS_HISTORY" WHERE "AS_OF_DATE" = %s' \
         in result.output

@@ -43,6 +43,7 @@ from segengine.run.warehouse_build import (
     HISTORY_TABLE,
     build_version,
     check_history,
+    current_version,
     history_files,
     replace_symlink,
     switch_to,
@@ -190,7 +191,14 @@ def publish_run(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: date,
         switch_to(layout, version)  # THE COMMIT
         timings["warehouse_version"] = time.perf_counter() - mark
     except BaseException as exc:
+        current = current_version(layout)
+        if current is not None and current.run_id == run_id:  # failed after the switch itself
+            if isinstance(exc, OSError | SegengineError):
+                raise recover.describe_failure(run_id, as_of, exc) from exc
+            raise
         shutil.rmtree(folder, ignore_errors=True)  # not published: nothing refers to it
+        for leftover in layout.versions_dir.glob(f"{run_id}.*"):
+            leftover.unlink(missing_ok=True)
         if not isinstance(exc, OSError | duckdb.Error):
             raise
         raise SegengineError(f"could not publish run {run_id}: {exc}. Nothing was published: "

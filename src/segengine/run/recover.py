@@ -78,6 +78,15 @@ def _rebuild_moved(layout: Layout, version: wb.Version, log: Callable[[str], Non
 
 def roll_forward(layout: Layout, log: Callable[[str], None] = lambda _m: None) -> list[str]:
     """Finish the last publish if a crash cut it short; returns the run ids completed."""
+    try:
+        return _roll_forward(layout, log)
+    except OSError as exc:
+        raise SegengineError(
+            f"could not finish the publish a crash interrupted in {layout.root}: {exc}. Free "
+            "disk space or fix permissions, then rerun; the published run is unchanged") from exc
+
+
+def _roll_forward(layout: Layout, log: Callable[[str], None]) -> list[str]:
     convert_legacy(layout, log)
     version = wb.current_version(layout)
     recovered = []
@@ -93,8 +102,11 @@ def roll_forward(layout: Layout, log: Callable[[str], None] = lambda _m: None) -
             recovered.append(version.run_id)
             log(f"completed the publish of run {version.run_id}, which was interrupted after "
                 "its commit (manifest written)")
-    for warning in clean(layout):
-        log(f"warning: {warning}")
+    try:
+        for warning in clean(layout):
+            log(f"warning: {warning}")
+    except OSError as exc:  # leftovers only
+        log(f"warning: could not remove old warehouse versions ({exc})")
     return recovered
 
 
@@ -130,10 +142,7 @@ def published_run(layout: Layout, as_of: date | None = None) -> PublishedRun:
         raise DataError(f"no published run for {as_of} in {layout.root / 'out'}. Run "
                         f"`segengine run --as-of {as_of}` first")
     run_id = Path(os.readlink(link)).name
-    manifest = _manifest_of(layout, run_id)
-    if manifest is None:
-        raise DataError(f"run {run_id} (out/{as_of}) has no manifest runs/{run_id}.json. Rerun "
-                        f"`segengine run --as-of {as_of}`")
+    manifest = _manifest_of(layout, run_id) or {}  # verify_files refuses a run without one
     return PublishedRun(run_id=run_id, as_of=as_of, folder=link, manifest=manifest)
 
 
@@ -155,8 +164,9 @@ def verify_files(run: PublishedRun, tables: list[str] | None = None) -> None:
         path = run.folder / f"{name}.parquet"
         want = outputs.get(name, {}).get("sha256")
         if want is None:
-            problems.append(f"{name}: run {run.run_id}'s manifest records no sha256 for it "
-                            "(written by an older segengine, or not a file of that run)")
+            problems.append(f"{name}: run {run.run_id}'s manifest (runs/{run.run_id}.json) "
+                            "records no sha256 for it (missing, written by an older "
+                            "segengine, or not a file of that run)")
         elif not path.exists():
             problems.append(f"{name}: {path} is missing")
         elif file_sha256(path) != want:

@@ -103,11 +103,12 @@ def replace_symlink(link: Path, target: str) -> None:
             "symbolic link; on Windows symbolic links need Developer Mode or administrator "
             "rights and a file open in another program cannot be replaced, so use Linux, macOS "
             "or WSL. Nothing was published") from exc
-    fd = os.open(link.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    with contextlib.suppress(OSError):  # durability only: the switch itself has happened
+        fd = os.open(link.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def history_files(layout: Layout, *, besides: date) -> list[Path]:
