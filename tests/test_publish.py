@@ -275,7 +275,8 @@ def test_moving_the_data_directory_keeps_every_reader_working(lake: Path,
     moved.parent.mkdir()
     shutil.move(lake, moved)
     for args in (["rfm"], ["clusters"], ["migration", "--from", str(EARLIER), "--to",
-                                          str(AS_OF)]):
+                                          str(AS_OF)],
+                 ["sql", "SELECT COUNT(*) FROM customer_segments_history"]):
         r = _cli(moved, *args)
         assert r.exit_code == 0, (args, r.output)
     r = _cli(moved, "check")  # rolls forward: the views now read the new place

@@ -24,6 +24,7 @@ from polars.exceptions import PanicException
 from segengine.errors import QueryError, SegengineError
 from segengine.lake.layout import Layout
 from segengine.lake.sandbox import confine
+from segengine.run.warehouse_build import shadow_moved_views
 
 QUERY_KINDS = "SELECT, WITH, EXPLAIN, DESCRIBE, SHOW or SUMMARIZE"
 
@@ -161,6 +162,7 @@ def open_warehouse(layout: Layout, *, lake_views: bool = False) -> duckdb.DuckDB
         raise SegengineError(f"cannot open the warehouse {path}: {_first_line(exc)}. Re-run "
                              "`segengine run` to rebuild it") from None
     try:
+        shadow_moved_views(con, layout)  # a moved data dir: views on the new paths
         if lake_views:
             _lake_views(con, layout)
         confine(con, folders=[layout.root / "out", layout.root / "lake"])

@@ -20,7 +20,7 @@ from segengine.lake.layout import Layout, data_dir_lock, scan_transactions
 from segengine.models.segments import SEGMENT_NAMES
 from segengine.run.quality import KEYS, CheckResult, independent_recomputation, run_checks
 from segengine.run.recover import roll_forward
-from segengine.run.warehouse_build import current_version, view_sql
+from segengine.run.warehouse_build import shadow_moved_views
 
 Log = Callable[[str], None]
 
@@ -37,11 +37,7 @@ def open_warehouse(layout: Layout) -> duckdb.DuckDBPyConnection:
             "before versioned warehouses can be held read-write by a notebook: close it, or run "
             "`segengine run` once to switch to versioned warehouses that readers never block"
         ) from None
-    version = current_version(layout)
-    root = layout.root.resolve()
-    if version is not None and version.root != str(root):
-        for name, files in version.paths(root).items():
-            con.execute(view_sql(name, files, temp=True))
+    shadow_moved_views(con, layout)
     return con
 
 

@@ -87,6 +87,17 @@ def current_version(layout: Layout) -> Version | None:
     return read_version(layout, Path(os.readlink(layout.warehouse)).stem)
 
 
+def shadow_moved_views(con: duckdb.DuckDBPyConnection, layout: Layout) -> None:
+    """When the data directory moved since the version was built, shadow its views (absolute
+    paths) with TEMP views on the new paths, for this connection only (no write: works
+    read-only; the next run/push/check rebuilds the version for everyone)."""
+    version = current_version(layout)
+    root = layout.root.resolve()
+    if version is not None and version.root != str(root):
+        for name, files in version.paths(root).items():
+            con.execute(view_sql(name, files, temp=True))
+
+
 def replace_symlink(link: Path, target: str) -> None:
     """Point `link` at `target` with one rename (atomic for readers), then sync the folder."""
     tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
