@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -108,3 +109,17 @@ def test_a_data_dir_from_before_versioned_warehouses_is_upgraded_without_losing_
                    "ORDER BY 1").fetchall() == [(EARLIER, 25), (AS_OF, 25)]
     con.close()
     assert os.readlink(link) == f".runs/{EARLIER}~legacy"
+
+
+def test_a_copy_that_resolved_the_links_still_pushes_and_reads_its_run(
+        published: tuple[Path, str, str], tmp_path: Path) -> None:
+    root, _later, earlier = published
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)  # symlinks=False: warehouse.duckdb and out/<date> become copies
+    assert not (copy / "warehouse.duckdb").is_symlink()
+    r = _dry_run(copy)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines()[0] == f"-- run {earlier}, as of {EARLIER}"
+    r = CliRunner().invoke(cli, ["--data-dir", str(copy), "sql",
+                                 "SELECT COUNT(*) AS n FROM customer_segments", "--format", "csv"])
+    assert r.exit_code == 0 and r.stdout.strip() == "n\n25", r.output

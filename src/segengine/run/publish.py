@@ -180,6 +180,7 @@ def publish_run(layout: Layout, tables: dict[str, pl.DataFrame], *, as_of: date,
             for name, frame in tables.items()}
         fault("after-out-files")
         mark = time.perf_counter()
+        recover.convert_legacy(layout, log)
         views, notes = warehouse_views(layout, folder, list(tables), as_of=as_of)
         for note in notes:
             log(f"  note: {note}")

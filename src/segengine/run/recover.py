@@ -36,18 +36,16 @@ older ones are removed once no process holds them."""
 
 
 def convert_legacy(layout: Layout, log: Callable[[str], None]) -> None:
-    """Bring a data directory written before versioned warehouses into the new layout.
+    """Bring a data directory from before versioned warehouses (or a copy that turned the links
+    into plain files and folders) into the layout a publish needs; called by the publish only,
+    so a refused command changes nothing.
 
-    A plain warehouse.duckdb is moved (not deleted) to warehouse/legacy-<mtime>.duckdb, which is
-    never cleaned; each real out/<date>/ folder becomes out/.runs/<date>~legacy/ with out/<date>
-    a link to it. A kill between the two renames is repaired on the next call.
+    Each real out/<date>/ folder becomes out/.runs/<date>~legacy/ with out/<date> a link to it
+    (same files). A plain warehouse.duckdb is kept as warehouse/legacy-<mtime>.duckdb (a hard
+    link, or a copy) and never cleaned; the publish's switch then replaces the plain file.
     """
+    repair_legacy_links(layout)
     out = layout.root / "out"
-    if layout.run_dirs.exists():
-        for folder in layout.run_dirs.glob(f"*{LEGACY_SUFFIX}"):
-            link = out / folder.name.removesuffix(LEGACY_SUFFIX)
-            if not link.exists() and not link.is_symlink():
-                wb.replace_symlink(link, f"{layout.run_dirs.name}/{folder.name}")
     for entry in sorted(out.iterdir()) if out.exists() else []:
         with contextlib.suppress(ValueError):
             date.fromisoformat(entry.name)
@@ -59,8 +57,21 @@ def convert_legacy(layout: Layout, log: Callable[[str], None]) -> None:
     if wh.exists() and not wh.is_symlink():
         layout.versions_dir.mkdir(parents=True, exist_ok=True)
         keep = layout.versions_dir / f"legacy-{int(wh.stat().st_mtime)}.duckdb"
-        os.replace(wh, keep)
-        log(f"the warehouse written by an earlier segengine version is kept as {keep}")
+        if not keep.exists():
+            try:
+                os.link(wh, keep)
+            except OSError:
+                shutil.copy2(wh, keep)
+        log(f"the warehouse written before this one is kept as {keep}")
+
+
+def repair_legacy_links(layout: Layout) -> None:
+    """A kill between a legacy folder's move and its link: put the link back."""
+    if layout.run_dirs.exists():
+        for folder in layout.run_dirs.glob(f"*{LEGACY_SUFFIX}"):
+            link = layout.root / "out" / folder.name.removesuffix(LEGACY_SUFFIX)
+            if not link.exists() and not link.is_symlink():
+                wb.replace_symlink(link, f"{layout.run_dirs.name}/{folder.name}")
 
 
 def _rebuild_moved(layout: Layout, version: wb.Version, log: Callable[[str], None]) -> None:
@@ -87,7 +98,7 @@ def roll_forward(layout: Layout, log: Callable[[str], None] = lambda _m: None) -
 
 
 def _roll_forward(layout: Layout, log: Callable[[str], None]) -> list[str]:
-    convert_legacy(layout, log)
+    repair_legacy_links(layout)
     version = wb.current_version(layout)
     recovered = []
     if version is not None:
@@ -131,19 +142,53 @@ def _manifest_of(layout: Layout, run_id: str) -> dict[str, Any] | None:
 def published_run(layout: Layout, as_of: date | None = None) -> PublishedRun:
     """The current published run (the one warehouse.duckdb shows), or the run published for
     `as_of`; never simply the newest folder under out/. Call after roll_forward."""
+    current = wb.current_version(layout)
+    shown = (current.run_id, current.as_of) if current else _shown_by_plain_file(layout)
     if as_of is None:
-        version = wb.current_version(layout)
-        if version is None:
-            raise DataError(f"no published run in {layout.root} (no versioned warehouse.duckdb)."
-                            " Run `segengine run` first, or name the date with --as-of")
-        as_of = version.as_of
-    link = layout.out_dir(as_of)
-    if not link.is_symlink():
+        if shown is None:
+            raise DataError(f"no published run in {layout.root} (no warehouse.duckdb). Run "
+                            "`segengine run` first, or name the date with --as-of")
+        as_of = shown[1]
+    folder = layout.out_dir(as_of)
+    if folder.is_symlink():
+        run_id = Path(os.readlink(folder)).name
+    elif folder.is_dir():  # a data dir from before versions, or a copy that resolved the links
+        run_id = shown[0] if shown and shown[1] == as_of else _newest_run_of(layout, as_of)
+    else:
         raise DataError(f"no published run for {as_of} in {layout.root / 'out'}. Run "
                         f"`segengine run --as-of {as_of}` first")
-    run_id = Path(os.readlink(link)).name
     manifest = _manifest_of(layout, run_id) or {}  # verify_files refuses a run without one
-    return PublishedRun(run_id=run_id, as_of=as_of, folder=link, manifest=manifest)
+    return PublishedRun(run_id=run_id, as_of=as_of, folder=folder, manifest=manifest)
+
+
+def _shown_by_plain_file(layout: Layout) -> tuple[str, date] | None:
+    """(run_id, as_of) of a warehouse.duckdb that is a file, not a link (None: no warehouse)."""
+    if not layout.warehouse.is_file():
+        return None
+    try:
+        con = duckdb.connect(str(layout.warehouse), read_only=True)
+    except duckdb.Error as exc:
+        raise DataError(f"cannot read {layout.warehouse} to find the published run ({exc}). "
+                        "Close the program holding it, or name the date with --as-of") from None
+    try:
+        for sql in ("SELECT run_id, as_of FROM runs ORDER BY finished_at DESC LIMIT 1",
+                    "SELECT run_id, as_of FROM runs LIMIT 1"):
+            with contextlib.suppress(duckdb.Error):
+                rows = con.sql(sql).fetchall()
+                return (str(rows[0][0]), rows[0][1]) if rows else None
+        return None
+    finally:
+        con.close()
+
+
+def _newest_run_of(layout: Layout, as_of: date) -> str:
+    """The run id of the newest manifest for `as_of` ("" when there is none)."""
+    best: tuple[int, str] = (-1, "")
+    for path in layout.runs_dir.glob("*.json") if layout.runs_dir.exists() else []:
+        data = _manifest_of(layout, path.stem)
+        if data and data.get("as_of") == as_of.isoformat() and data.get("run_id"):
+            best = max(best, (path.stat().st_mtime_ns, str(data["run_id"])))
+    return best[1]
 
 
 def file_sha256(path: Path) -> str:

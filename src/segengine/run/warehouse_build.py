@@ -88,14 +88,18 @@ def current_version(layout: Layout) -> Version | None:
 
 
 def shadow_moved_views(con: duckdb.DuckDBPyConnection, layout: Layout) -> None:
-    """When the data directory moved since the version was built, shadow its views (absolute
-    paths) with TEMP views on the new paths, for this connection only (no write: works
-    read-only; the next run/push/check rebuilds the version for everyone)."""
-    version = current_version(layout)
+    """When the data directory moved (or was copied) since the version was built, shadow its
+    views (absolute paths) with TEMP views on the new paths, for this connection only: no
+    write, so it works read-only; the next run/push/check rebuilds the version. Reads what the
+    version records in its own `runs` row, so a copy that turned the links into files works."""
+    try:
+        rows = con.sql("SELECT data_dir, views FROM runs LIMIT 1").fetchall()
+    except duckdb.Error:  # an older warehouse: tables, nothing to shadow
+        return
     root = layout.root.resolve()
-    if version is not None and version.root != str(root):
-        for name, files in version.paths(root).items():
-            con.execute(view_sql(name, files, temp=True))
+    if rows and rows[0][0] and rows[0][0] != str(root):
+        for name, files in json.loads(rows[0][1]).items():
+            con.execute(view_sql(name, [root / f for f in files], temp=True))
 
 
 def replace_symlink(link: Path, target: str) -> None:
@@ -224,15 +228,17 @@ def build_version(layout: Layout, *, name: str, run_id: str, as_of: date,
             con.execute(view_sql(view, files))
             if i == 0:
                 fault("mid-warehouse")
-        con.execute("CREATE TABLE runs (run_id VARCHAR, as_of DATE, manifest JSON)")
-        con.execute("INSERT INTO runs VALUES (?, ?, ?)",
-                    [run_id, as_of, json.dumps(manifest, default=str)])
+        relative = {v: [str(f.relative_to(root)) for f in fs] for v, fs in views.items()}
+        con.execute("CREATE TABLE runs (run_id VARCHAR, as_of DATE, manifest JSON, "
+                    "version VARCHAR, data_dir VARCHAR, views JSON)")
+        con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)",
+                    [run_id, as_of, json.dumps(manifest, default=str), name, str(root),
+                     json.dumps(relative)])
         carried, warnings = _carry(con, layout, current_version(layout), set(views))
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    version = Version(name=name, run_id=run_id, as_of=as_of, root=str(root),
-                      views={v: [str(f.relative_to(root)) for f in fs] for v, fs in views.items()},
+    version = Version(name=name, run_id=run_id, as_of=as_of, root=str(root), views=relative,
                       manifest=manifest, carried=carried)
     write_json_atomic(layout.versions_dir / f"{name}.json",
                       {"run_id": run_id, "as_of": as_of.isoformat(), "root": str(root),
