@@ -129,6 +129,21 @@ def write_run(layout: Layout, as_of: date, version: int) -> dict[str, pl.DataFra
     return frames
 
 
+def publish_files(layout: Layout, as_of: date, run_id: str = "r1") -> None:
+    """Publish what write_run wrote as `run` does: out/<D> links to the run's folder, whose
+    manifest records each file's sha256 (the push command verifies them before uploading)."""
+    folder = layout.run_dirs / run_id
+    if not layout.out_dir(as_of).is_symlink():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        layout.out_dir(as_of).rename(folder)
+        layout.out_dir(as_of).symlink_to(f".runs/{run_id}")
+    outputs = {p.stem: {"sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+               for p in folder.glob("*.parquet")}
+    layout.runs_dir.mkdir(parents=True, exist_ok=True)
+    (layout.runs_dir / f"{run_id}.json").write_text(json.dumps(
+        {"run_id": run_id, "as_of": as_of.isoformat(), "outputs": outputs}))
+
+
 def push_plan(layout: Layout, database: str, as_of: date) -> push.PushPlan:
     return push.plan_push(layout, as_of=as_of, target=SnowflakeTarget(database, "SEG"))
 
@@ -143,17 +158,7 @@ def test_push_publishes_every_table_with_typed_columns(
         sf: Session, database: str, home: Path, tmp_path: Path, invoke) -> None:  # noqa: ANN001
     layout = Layout(tmp_path / "data")
     frames = write_run(layout, D2, 0)
-    # published as `run` does: out/<D> links to the run's folder, whose manifest has each
-    # file's sha256 (push verifies them before uploading)
-    folder = layout.run_dirs / "r1"
-    folder.parent.mkdir(parents=True)
-    layout.out_dir(D2).rename(folder)
-    layout.out_dir(D2).symlink_to(f".runs/{folder.name}")
-    outputs = {p.stem: {"sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
-               for p in folder.glob("*.parquet")}
-    layout.runs_dir.mkdir(parents=True)
-    (layout.runs_dir / "r1.json").write_text(json.dumps({"run_id": "r1", "as_of": "2025-10-31",
-                                                         "outputs": outputs}))
+    publish_files(layout, D2)
     config = tmp_path / "segengine.toml"
     config.write_text(f'[snowflake]\nconnection = "local"\n[snowflake.target]\n'
                       f'database = "{database}"\nschema = "SEG"\n')
@@ -326,11 +331,13 @@ def test_a_push_after_a_killed_push_aborts_the_transaction_it_left_open(
         sf: Session, database: str, home: Path, tmp_path: Path, invoke) -> None:  # noqa: ANN001
     layout = Layout(tmp_path / "data")
     write_run(layout, D2, 0)
+    publish_files(layout, D2)
     config = tmp_path / "segengine.toml"
     config.write_text(f'[snowflake]\nconnection = "local"\nlock_timeout_s = 3\n'
                       f'[snowflake.target]\ndatabase = "{database}"\nschema = "SEG"\n')
     assert invoke("push", "--as-of", D2.isoformat(), config=config).exit_code == 0
     after = write_run(layout, D2, 1)
+    publish_files(layout, D2)
     # a push killed (kill -9) inside its publish: BEGIN and DELETE ran, then the process died
     killed = make_session()
     killed.journal = lambda txn: manifest.record_open_transaction(layout, account="fakesnow",
