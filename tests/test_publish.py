@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -161,7 +162,8 @@ for line in sys.stdin:
         con.execute("INSERT INTO my_notes VALUES (2)")
     rows = con.sql("SELECT DISTINCT as_of_date FROM customer_segments").fetchall()
     stamp = con.sql("SELECT MAX(segmented_at) FROM customer_rfm").fetchall()[0][0]
-    print(rows[0][0], con.sql("SELECT run_id FROM runs").fetchall()[0][0], stamp, flush=True)
+    shown = con.sql("SELECT run_id FROM runs WHERE version IS NOT NULL").fetchall()[0][0]
+    print(rows[0][0], shown, stamp, flush=True)
 """
 
 
@@ -178,14 +180,16 @@ def _holder(root: Path, mode: str) -> subprocess.Popen[str]:
 
 
 def _run_id(result) -> str:  # noqa: ANN001
-    return json.loads(Path(result.stderr.split("manifest ")[-1].strip()).read_text())["run_id"]
+    found = re.search(r"published run (\S+)", result.stderr)
+    assert found, result.stderr
+    return found.group(1)
 
 
 def _new_reader_sees(root: Path) -> tuple[date, str]:
     con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
     try:
-        return con.sql("SELECT DISTINCT as_of_date, (SELECT run_id FROM runs) FROM "
-                       "customer_segments").fetchall()[0]
+        return con.sql("SELECT DISTINCT as_of_date, (SELECT run_id FROM runs WHERE version IS "
+                       "NOT NULL) FROM customer_segments").fetchall()[0]
     finally:
         con.close()
 

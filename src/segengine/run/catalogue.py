@@ -30,7 +30,8 @@ TABLES: dict[str, str] = {
     "customer_360_profile": "One row per customer: everything denormalised for dashboards and "
                             "campaigns (§5.7)",
     "dim_customer": "One row per customer: the customer dimension keyed by customer_key (§5.7)",
-    "runs": "One row per published run: id, as-of date, finish time and manifest (§10)",
+    "runs": "The run published for each as-of date: id, date, commit time, manifest; the "
+            "row with a version is the run this warehouse shows (§10)",
 }
 """What every warehouse table holds, and its grain."""
 
@@ -159,6 +160,11 @@ COLUMNS: dict[str, str] = {
     "as_of": "As-of date of the run (§4)",
     "finished_at": "When the run's warehouse transaction committed [UTC] (§10)",
     "manifest": "The run manifest (versions, input fingerprint, stages, quality, outputs) (§10)",
+    "version": "Warehouse version file of the run this warehouse shows (NULL for the runs of "
+               "other dates): warehouse/<version>.duckdb (§10)",
+    "data_dir": "Data directory the views were built for; readers re-point them when it moved "
+                "(§10)",
+    "views": "Each view's Parquet files, relative to the data directory (§10)",
 }
 """Columns that mean the same in every table they appear in."""
 

@@ -171,8 +171,8 @@ def _shown_by_plain_file(layout: Layout) -> tuple[str, date] | None:
         raise DataError(f"cannot read {layout.warehouse} to find the published run ({exc}). "
                         "Close the program holding it, or name the date with --as-of") from None
     try:
-        for sql in ("SELECT run_id, as_of FROM runs ORDER BY finished_at DESC LIMIT 1",
-                    "SELECT run_id, as_of FROM runs LIMIT 1"):
+        for sql in ("SELECT run_id, as_of FROM runs WHERE version IS NOT NULL",
+                    "SELECT run_id, as_of FROM runs ORDER BY finished_at DESC LIMIT 1"):
             with contextlib.suppress(duckdb.Error):
                 rows = con.sql(sql).fetchall()
                 return (str(rows[0][0]), rows[0][1]) if rows else None

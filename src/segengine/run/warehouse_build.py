@@ -20,7 +20,7 @@ import contextlib
 import json
 import os
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from segengine.errors import DataError, SegengineError
 from segengine.lake.layout import Layout, write_json_atomic
+from segengine.run.catalogue import apply_comments
 from segengine.run.faults import fault
 
 HISTORY_TABLE = "customer_segments_history"
@@ -93,7 +94,7 @@ def shadow_moved_views(con: duckdb.DuckDBPyConnection, layout: Layout) -> None:
     write, so it works read-only; the next run/push/check rebuilds the version. Reads what the
     version records in its own `runs` row, so a copy that turned the links into files works."""
     try:
-        rows = con.sql("SELECT data_dir, views FROM runs LIMIT 1").fetchall()
+        rows = con.sql("SELECT data_dir, views FROM runs WHERE version IS NOT NULL").fetchall()
     except duckdb.Error:  # an older warehouse: tables, nothing to shadow
         return
     root = layout.root.resolve()
@@ -212,6 +213,23 @@ def _carry(con: duckdb.DuckDBPyConnection, layout: Layout, previous: Version | N
     return tables + [v for v, _ in views if v not in ours], []
 
 
+def _other_published_runs(layout: Layout, *, besides: date) -> list[list[Any]]:
+    """(run_id, as_of, finished_at, manifest) of the run published for every other date."""
+    rows = []
+    out = layout.root / "out"
+    for entry in sorted(out.iterdir()) if out.exists() else []:
+        with contextlib.suppress(ValueError, OSError, KeyError):
+            day = date.fromisoformat(entry.name)
+            if day == besides or not entry.is_symlink():
+                continue
+            run_id = Path(os.readlink(entry)).name
+            manifest = json.loads((layout.runs_dir / f"{run_id}.json").read_text())
+            finished = manifest.get("finished_at")
+            rows.append([run_id, day, datetime.fromisoformat(finished).replace(tzinfo=None)
+                         if finished else None, json.dumps(manifest, default=str)])
+    return rows
+
+
 def build_version(layout: Layout, *, name: str, run_id: str, as_of: date,
                   views: dict[str, list[Path]],
                   manifest: dict[str, Any]) -> tuple[Version, list[str]]:
@@ -229,12 +247,16 @@ def build_version(layout: Layout, *, name: str, run_id: str, as_of: date,
             if i == 0:
                 fault("mid-warehouse")
         relative = {v: [str(f.relative_to(root)) for f in fs] for v, fs in views.items()}
-        con.execute("CREATE TABLE runs (run_id VARCHAR, as_of DATE, manifest JSON, "
-                    "version VARCHAR, data_dir VARCHAR, views JSON)")
-        con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)",
-                    [run_id, as_of, json.dumps(manifest, default=str), name, str(root),
-                     json.dumps(relative)])
+        con.execute("CREATE TABLE runs (run_id VARCHAR, as_of DATE, finished_at TIMESTAMP, "
+                    "manifest JSON, version VARCHAR, data_dir VARCHAR, views JSON)")
+        con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [run_id, as_of, datetime.now(UTC).replace(tzinfo=None),
+                     json.dumps(manifest, default=str), name, str(root), json.dumps(relative)])
         carried, warnings = _carry(con, layout, current_version(layout), set(views))
+        for other in _other_published_runs(layout, besides=as_of):  # one row per date
+            con.execute("INSERT INTO runs (run_id, as_of, finished_at, manifest) VALUES "
+                        "(?, ?, ?, ?)", other)
+        apply_comments(con)  # column comments from the catalogue (design §13)
         con.execute("CHECKPOINT")
     finally:
         con.close()
