@@ -62,11 +62,15 @@ def _literal(path: Path) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def view_sql(name: str, files: list[Path], *, temp: bool = False) -> str:
-    """CREATE VIEW over Parquet files; several files are unioned by column name."""
+def parquet_select(files: list[Path]) -> str:
+    """SELECT over Parquet files; several files are unioned by column name."""
     listing = ", ".join(_literal(f) for f in files)
-    return (f"CREATE {'TEMP ' if temp else ''}VIEW {name} AS SELECT * FROM "
-            f"read_parquet([{listing}], union_by_name = true)")
+    return f"SELECT * FROM read_parquet([{listing}], union_by_name = true)"
+
+
+def view_sql(name: str, files: list[Path]) -> str:
+    """CREATE VIEW over Parquet files."""
+    return f"CREATE VIEW {name} AS {parquet_select(files)}"
 
 
 def read_version(layout: Layout, name: str) -> Version | None:
@@ -90,7 +94,7 @@ def current_version(layout: Layout) -> Version | None:
 
 def shadow_moved_views(con: duckdb.DuckDBPyConnection, layout: Layout) -> None:
     """When the data directory moved (or was copied) since the version was built, shadow its
-    views (absolute paths) with TEMP views on the new paths, for this connection only: no
+    views (absolute paths) with relations on the new paths, for this connection only: no
     write, so it works read-only; the next run/push/check rebuilds the version. Reads what the
     version records in its own `runs` row, so a copy that turned the links into files works."""
     try:
@@ -100,7 +104,8 @@ def shadow_moved_views(con: duckdb.DuckDBPyConnection, layout: Layout) -> None:
     root = layout.root.resolve()
     if rows and rows[0][0] and rows[0][0] != str(root):
         for name, files in json.loads(rows[0][1]).items():
-            con.execute(view_sql(name, [root / f for f in files], temp=True))
+            # registered (not CREATE TEMP VIEW) so a caller can register over it again
+            con.register(name, con.sql(parquet_select([root / f for f in files])))
 
 
 def replace_symlink(link: Path, target: str) -> None:
