@@ -1,8 +1,8 @@
 """Reading the published warehouse: `segengine check`, `migration`, `rfm`, `clusters`.
 
-`open_warehouse` is how segengine's own commands read: read-only, never blocked by other readers,
-and right after the data directory was moved (before any `run`/`push`/`check` has rebuilt the
-warehouse's views for the new place) it shadows the views with temporary ones on the new paths.
+Every command reads through `run.readonly.open_warehouse`: read-only, confined, never blocked by
+other readers, and right after the data directory was moved (before any `run`/`push`/`check` has
+rebuilt the warehouse's views for the new place) it shadows the views with temporary ones.
 """
 
 from __future__ import annotations
@@ -19,26 +19,10 @@ from segengine.errors import LockError, SegengineError
 from segengine.lake.layout import Layout, data_dir_lock, scan_transactions
 from segengine.models.segments import SEGMENT_NAMES
 from segengine.run.quality import KEYS, CheckResult, independent_recomputation, run_checks
+from segengine.run.readonly import open_warehouse
 from segengine.run.recover import roll_forward
-from segengine.run.warehouse_build import shadow_moved_views
 
 Log = Callable[[str], None]
-
-
-def open_warehouse(layout: Layout) -> duckdb.DuckDBPyConnection:
-    """Read-only connection to warehouse.duckdb, or a clear error when there is none."""
-    if not layout.warehouse.exists():
-        raise SegengineError(f"no warehouse at {layout.warehouse}. Run `segengine run` first")
-    try:
-        con = duckdb.connect(str(layout.warehouse), read_only=True)
-    except duckdb.Error as exc:
-        raise SegengineError(
-            f"cannot open {layout.warehouse} read-only ({exc}). A file written by segengine "
-            "before versioned warehouses can be held read-write by a notebook: close it, or run "
-            "`segengine run` once to switch to versioned warehouses that readers never block"
-        ) from None
-    shadow_moved_views(con, layout)
-    return con
 
 
 def table_names(con: duckdb.DuckDBPyConnection) -> set[str]:
