@@ -16,14 +16,16 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 from segengine.cli import cli
 from segengine.config import ClustersConfig
 from segengine.errors import ConfigError
+from segengine.models.cluster_names import INACTIVITY_NAMES, Position, name_clusters
 from segengine.models.clusters import (
     CLUSTER_PROFILES,
     CUSTOMER_CLUSTERS,
-    PROTOTYPES,
     cluster_customers,
-    name_clusters,
+    positions,
     silhouettes,
 )
+
+GAP = 10.0  # typical purchase gap (days) passed with the planted groups
 
 # planted groups in (recency days, frequency, monetary): well separated in log space
 PLANTED = {
@@ -63,7 +65,8 @@ def by_id(frame: pl.DataFrame, truth: list[str], clusters: pl.DataFrame) -> tupl
 def test_kmeans_recovers_planted_groups_and_auto_picks_their_number(sample_size: int) -> None:
     frame, truth = planted()
     clusters, profiles = cluster_customers(frame, config=ClustersConfig(k="auto",
-                                                                        sample_size=sample_size))
+                                                                        sample_size=sample_size),
+                                           typical_gap_days=GAP)
     assert profiles["k"].unique().to_list() == [4]
     expected, got = by_id(frame, truth, clusters)
     assert adjusted_rand_score(expected, got) >= 0.9
@@ -73,14 +76,17 @@ def test_kmeans_recovers_planted_groups_and_auto_picks_their_number(sample_size:
 
 
 def test_cluster_names_are_unique_readable_and_follow_the_centroids() -> None:
+    # four groups of 25%: population medians lie between regular and lapsing (recency), regular
+    # and lapsing (frequency: 8 vs 40), regular and vip (monetary: 400 vs 6000)
     frame, truth = planted()
-    clusters, profiles = cluster_customers(frame, config=ClustersConfig(k="4"))
+    clusters, profiles = cluster_customers(frame, config=ClustersConfig(k="4"),
+                                           typical_gap_days=GAP)
     assert profiles["cluster_name"].n_unique() == 4
     assert profiles["cluster_id"].to_list() == [0, 1, 2, 3]
     joined = frame.with_columns(pl.Series("truth", truth)).join(clusters, on="customer_id")
     names = dict(joined.group_by("truth").agg(pl.col("cluster_name").mode().first()).iter_rows())
     assert names == {"vip": "Champions", "lapsing": "At-Risk (Lapsing)",
-                     "regular": "Recent Newcomers", "gone": "Dormant"}
+                     "regular": "Occasional Shoppers", "gone": "Dormant"}
     # cluster 0 is the most valuable centroid, the last one the least
     assert profiles["cluster_name"][0] == "Champions"
     assert profiles["cluster_name"][-1] == "Dormant"
@@ -91,8 +97,8 @@ def test_cluster_names_are_unique_readable_and_follow_the_centroids() -> None:
 def test_clustering_is_deterministic_for_a_seed_whatever_the_row_order() -> None:
     frame, _ = planted(per_group=150)
     config = ClustersConfig(k="auto", seed=3, sample_size=300)
-    first = cluster_customers(frame, config=config)
-    second = cluster_customers(frame.reverse(), config=config)
+    first = cluster_customers(frame, config=config, typical_gap_days=GAP)
+    second = cluster_customers(frame.reverse(), config=config, typical_gap_days=GAP)
     assert_frame_equal(first[0], second[0])
     assert_frame_equal(first[1], second[1])
 
@@ -107,14 +113,60 @@ def test_silhouettes_equal_sklearn_for_several_labelings_at_once() -> None:
         assert value == pytest.approx(silhouette_score(x, labels), abs=1e-5)
 
 
-def test_names_match_centroid_directions_one_to_one() -> None:
-    # columns: z recency (low = recent), z frequency, z monetary
-    centroids = np.array([[1.2, -1.0, -1.1], [-1.0, 1.1, 0.9], [1.0, 1.0, 1.0],
-                          [-0.8, -1.0, -0.9]])
-    assert name_clusters(centroids) == ["Dormant", "Champions", "At-Risk (Lapsing)",
-                                        "Recent Newcomers"]
-    eight = np.array([[-p[0], p[1], p[2]] for p in PROTOTYPES.values()], dtype=float)
-    assert name_clusters(eight) == list(PROTOTYPES)
+def at(recent: bool = True, frequent: bool = False, spender: bool = False,
+       quiet: bool = False, share: float = 0.1) -> Position:
+    return Position(recent=recent, frequent=frequent, spender=spender, quiet=quiet, share=share)
+
+
+def test_each_name_goes_to_the_position_that_keeps_its_promise() -> None:
+    positions_ = [
+        at(frequent=True, spender=True),                       # above median F and M, recent
+        at(frequent=True),                                     # frequent, recent
+        at(spender=True),                                      # spends, recent
+        at(),                                                  # recent, below median F and M
+        at(recent=False, quiet=True, frequent=True),           # was frequent, now quiet
+        at(recent=False, quiet=True),                          # quiet, below median F and M
+        at(recent=False, quiet=True, spender=True),            # quiet, spent above median
+        at(recent=False),                                      # not recent, some bought lately
+    ]
+    assert name_clusters(positions_) == [
+        "Champions", "Loyal Customers", "Big Spenders", "Occasional Shoppers",
+        "At-Risk (Lapsing)", "Dormant", "Fading Regulars", "Mainstream Customers"]
+
+
+def test_champions_hold_at_most_35_pct_and_a_majority_gets_a_neutral_name() -> None:
+    best = at(frequent=True, spender=True, share=0.36)
+    assert name_clusters([best]) == ["Loyal Customers"]  # 36% is too many for Champions
+    assert name_clusters([at(frequent=True, spender=True, share=0.35)]) == ["Champions"]
+    assert name_clusters([at(frequent=True, spender=True, share=0.92)]) == ["Core Regulars"]
+    assert name_clusters([at(recent=False, quiet=True, share=0.65)]) == ["Inactive Majority"]
+    assert name_clusters([at(recent=False, share=0.6)]) == ["Mainstream Customers"]
+
+
+def test_a_cluster_with_a_customer_within_the_typical_gap_gets_no_inactivity_name() -> None:
+    for base in (at(recent=False, frequent=True), at(recent=False), at(recent=False, share=0.7)):
+        assert name_clusters([base])[0] not in INACTIVITY_NAMES
+        quiet = Position(**{**base.__dict__, "quiet": True})
+        assert name_clusters([quiet])[0] in INACTIVITY_NAMES
+
+
+def test_names_are_unique_in_value_order() -> None:
+    same = [at(frequent=True, spender=True)] * 3
+    assert name_clusters(same) == ["Champions", "Loyal Customers", "Big Spenders"]
+
+
+def test_positions_compare_the_centroid_with_population_medians() -> None:
+    # population medians: recency 10, frequency 3, monetary 100; the centroid is the mean of
+    # log1p values, back-transformed: cluster 0 = exp(mean(log(3), log(5))) - 1 = sqrt(15) - 1
+    frame = tiny([("a", 2, 5, "300.00"), ("b", 4, 5, "300.00"), ("c", 10, 3, "100.00"),
+                  ("d", 30, 1, "10.00"), ("e", 40, 1, "10.00")])
+    where = positions(frame, np.array([0, 0, 1, 2, 2]), typical_gap_days=11.0)
+    assert where[0] == Position(recent=True, frequent=True, spender=True, quiet=False,
+                                share=0.4)
+    assert where[1] == Position(recent=True, frequent=False, spender=False, quiet=False,
+                                share=0.2)  # exactly on the medians: recent, not above
+    assert where[2] == Position(recent=False, frequent=False, spender=False, quiet=True,
+                                share=0.4)  # min recency 30 > 11 days
 
 
 def tiny(rows: list[tuple[str, int, int, str]]) -> pl.DataFrame:
@@ -128,20 +180,23 @@ def tiny(rows: list[tuple[str, int, int, str]]) -> pl.DataFrame:
 
 def test_fewer_distinct_customers_than_k_caps_k() -> None:
     frame = tiny([("a", 1, 2, "10.00"), ("b", 1, 2, "10.00"), ("c", 90, 1, "1.00")])
-    clusters, profiles = cluster_customers(frame, config=ClustersConfig(k="5"))
+    clusters, profiles = cluster_customers(frame, config=ClustersConfig(k="5"),
+                                           typical_gap_days=None)
     assert profiles["k"].to_list() == [2, 2]
     assert clusters["cluster_id"].to_list() == [0, 0, 1]
     assert profiles["silhouette"].to_list() == [0.6667, 0.6667]  # the singleton counts 0
 
 
 def test_one_customer_gets_one_cluster_and_no_silhouette() -> None:
-    clusters, profiles = cluster_customers(tiny([("a", 3, 1, "5.00")]), config=ClustersConfig())
+    clusters, profiles = cluster_customers(tiny([("a", 3, 1, "5.00")]), config=ClustersConfig(),
+                                           typical_gap_days=None)
     assert clusters.select("cluster_id", "distance_to_centroid").row(0) == (0, 0.0)
     assert profiles.select("k", "silhouette", "customers").row(0) == (1, None, 1)
 
 
 def test_no_customers_gives_empty_tables_with_their_schemas() -> None:
-    clusters, profiles = cluster_customers(tiny([]), config=ClustersConfig())
+    clusters, profiles = cluster_customers(tiny([]), config=ClustersConfig(),
+                                           typical_gap_days=None)
     assert clusters.is_empty() and dict(clusters.schema) == CUSTOMER_CLUSTERS
     assert profiles.is_empty() and dict(profiles.schema) == CLUSTER_PROFILES
 
@@ -149,12 +204,13 @@ def test_no_customers_gives_empty_tables_with_their_schemas() -> None:
 @pytest.mark.parametrize("k", ["1", "9", "many", "-3"])
 def test_invalid_k_raises_config_error_naming_the_setting(k: str) -> None:
     with pytest.raises(ConfigError, match=r"clusters\.k"):
-        cluster_customers(tiny([("a", 3, 1, "5.00")]), config=ClustersConfig(k=k))
+        cluster_customers(tiny([("a", 3, 1, "5.00")]), config=ClustersConfig(k=k),
+                          typical_gap_days=None)
 
 
 def test_clusters_command_prints_profiles(tmp_path: Path) -> None:
     frame, _ = planted(per_group=50)
-    _, profiles = cluster_customers(frame, config=ClustersConfig(k="4"))
+    _, profiles = cluster_customers(frame, config=ClustersConfig(k="4"), typical_gap_days=GAP)
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     con.register("p", profiles.to_arrow())
     con.execute("CREATE TABLE cluster_profiles AS SELECT * FROM p")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
 from click.testing import CliRunner
@@ -69,9 +72,11 @@ def values(recency: list[int], frequency: list[int], monetary: list[str]) -> pl.
                "monetary": MONEY})
 
 
-def score(frame: pl.DataFrame, **cfg: object) -> pl.DataFrame:
+def score(frame: pl.DataFrame, gap: float | None = None, **cfg: object) -> pl.DataFrame:
+    """customer_rfm with the given [rfm] settings and typical gap (None: no cadence, so the
+    default recency basis scores days)."""
     return customer_rfm(frame, config=RfmConfig(**cfg), as_of=AS_OF,  # type: ignore[arg-type]
-                        segmented_at=AT)
+                        segmented_at=AT, typical_gap_days=gap)
 
 
 def test_rfm_values_use_approved_rows_in_the_half_open_period() -> None:
@@ -133,35 +138,122 @@ def test_ntile_scores_equal_duckdb_ntile_with_customer_id_tiebreak(frame: pl.Dat
                CAST(NTILE({k}) OVER (ORDER BY frequency, customer_id) AS INTEGER) AS f_score,
                CAST(NTILE({k}) OVER (ORDER BY monetary, customer_id) AS INTEGER) AS m_score
         FROM v ORDER BY customer_id""").pl()
-    got = score(frame, scoring_method=method)
+    got = score(frame, scoring_method=method, tie_policy="ntile", recency_basis="days")
     assert_frame_equal(got.select("customer_id", "r_score", "f_score", "m_score"), expected)
     sizes = got["f_score"].value_counts().sort("f_score")["count"].to_list()
     assert max(sizes, default=0) - min(sizes, default=0) <= 1
     assert sizes == sorted(sizes, reverse=True)  # the first n mod k groups get the extra one
 
 
+def shared_expected(column: list[float], k: int, *, higher_is_better: bool) -> list[int]:
+    """§5.5 `shared`, written out: rank best-first, a tied group takes the best rank among its
+    members, score = k - floor(k * (rank_best - 1) / n)."""
+    n = len(column)
+    better = [sum(1 for o in column if (o > v if higher_is_better else o < v)) for v in column]
+    return [k - (k * b) // n for b in better]
+
+
 @settings(max_examples=60, deadline=None)
 @given(frame=rfm_frames(), method=st.sampled_from(["quintiles", "quartiles"]))
-def test_shared_scores_give_equal_values_equal_scores(frame: pl.DataFrame, method: str) -> None:
+def test_shared_scores_follow_the_best_rank_formula(frame: pl.DataFrame, method: str) -> None:
     k = 5 if method == "quintiles" else 4
-    got = score(frame, scoring_method=method, tie_policy="shared")
-    for col, sc, sign in (("recency", "r_score", -1), ("frequency", "f_score", 1),
-                          ("monetary", "m_score", 1)):
-        assert got.group_by(col).agg(pl.col(sc).n_unique())[sc].max() in (None, 1)
-        ordered = got.sort(pl.col(col) * sign if col != "monetary" else col)[sc].to_list()
-        assert ordered == sorted(ordered)  # better value, never a lower score
-        assert all(1 <= s <= k for s in ordered)
+    got = score(frame, scoring_method=method, recency_basis="days").sort("customer_id")
+    frame = frame.sort("customer_id")
+    assert got["r_score"].to_list() == shared_expected(frame["recency"].to_list(), k,
+                                                       higher_is_better=False)
+    for col, sc in (("frequency", "f_score"), ("monetary", "m_score")):
+        values_ = [float(v) for v in frame[col].to_list()]
+        want = shared_expected(values_, k, higher_is_better=True)
+        want = [1 if v == 0 else w for v, w in zip(values_, want, strict=True)]
+        assert got[sc].to_list() == want, col
 
 
-def test_shared_score_is_one_plus_floor_k_times_rank_min_over_n() -> None:
-    got = score(values([3, 3, 3, 1, 0], [1, 1, 1, 2, 3], ["1", "1", "1", "2", "3"]),
-                tie_policy="shared")
-    assert got["f_score"].to_list() == [1, 1, 1, 4, 5]
-    assert got["r_score"].to_list() == [1, 1, 1, 4, 5]
+def test_shared_is_the_default_and_tied_customers_take_the_best_score() -> None:
+    # n = 5, k = 5: the best value has rank 1 -> 5; the next rank 2 -> 5 - floor(5/5) = 4; the
+    # three tied customers all take rank_best 3 -> 5 - floor(10/5) = 3 (ntile gave them 1, 1, 2)
+    got = score(values([3, 3, 3, 1, 0], [1, 1, 1, 2, 3], ["1", "1", "1", "2", "3"]))
+    assert RfmConfig().tie_policy == "shared"
+    assert got["f_score"].to_list() == [3, 3, 3, 4, 5]
+    assert got["m_score"].to_list() == [3, 3, 3, 4, 5]
+    assert got["r_score"].to_list() == [3, 3, 3, 4, 5]
+    assert got["segment"].n_unique() == 3  # the three identical customers share one segment
+
+
+def test_customers_who_bought_today_all_get_r5_however_many_they_are() -> None:
+    # 41% of card customers buy on the as-of day: under shared ties they all get R5
+    frame = values([0] * 41 + [1] * 20 + [5] * 39, [3] * 100, ["9"] * 100)
+    got = score(frame, recency_basis="days")
+    assert set(got.filter(pl.col("recency") == 0)["r_score"]) == {5}
+    assert set(got.filter(pl.col("recency") == 1)["r_score"]) == {3}  # rank_best 42: 5 - 2
+    assert set(got.filter(pl.col("recency") == 5)["r_score"]) == {2}  # rank_best 62: 5 - 3
+    ntile = score(frame, tie_policy="ntile", recency_basis="days")
+    assert set(ntile.filter(pl.col("recency") == 0)["r_score"]) == {3, 4, 5}  # arbitrary split
+
+
+def test_nothing_bought_in_the_period_scores_f1_and_m1_however_many_are_tied() -> None:
+    # 65% without a purchase in the period: the formula alone would give them
+    # 5 - floor(5 * 35 / 100) = 4 ("frequent buyers"); zero means the lowest score
+    frame = values([10] * 100, [0] * 65 + [1] * 10 + [4] * 25,
+                   ["0"] * 65 + ["10"] * 10 + ["80"] * 25)
+    got = score(frame, recency_basis="days")
+    assert set(got.filter(pl.col("frequency") == 0)["f_score"]) == {1}
+    assert set(got.filter(pl.col("frequency") == 0)["m_score"]) == {1}
+    assert set(got.filter(pl.col("frequency") == 1)["f_score"]) == {4}  # rank_best 26
+    assert set(got.filter(pl.col("frequency") == 4)["f_score"]) == {5}
+
+
+@pytest.mark.parametrize(("gap", "unit"), [(3.0, 3.0), (0.4, 1.0), (79.67, 79.67)])
+def test_cadence_basis_scores_recency_in_doublings_of_the_typical_gap(gap: float,
+                                                                     unit: float) -> None:
+    # R5 within one gap, R4 within two, R3 within four, R2 within eight, else R1; a gap under a
+    # day counts as one day (recency is in whole days)
+    edges = [unit, 2 * unit, 4 * unit, 8 * unit]
+    recency = [0, int(edges[0]), int(edges[0]) + 1, int(edges[1]), int(edges[1]) + 1,
+               int(edges[2]), int(edges[2]) + 1, int(edges[3]), int(edges[3]) + 1]
+    got = score(values(recency, [1] * 9, ["1"] * 9), gap=gap)
+    assert got["r_score"].to_list() == [5, 5, 4, 4, 3, 3, 2, 2, 1]
+    quartiles = score(values(recency, [1] * 9, ["1"] * 9), gap=gap, scoring_method="quartiles")
+    assert quartiles["r_score"].to_list() == [4, 4, 3, 3, 2, 2, 1, 1, 1]  # edges 1, 2, 4 gaps
+
+
+def test_days_basis_and_custom_edges_ignore_the_gap() -> None:
+    frame = values([0, 1, 2, 3, 4], [1, 2, 3, 4, 5], ["1", "2", "3", "4", "5"])
+    days = score(frame, gap=100.0, recency_basis="days")
+    assert days["r_score"].to_list() == [5, 4, 3, 2, 1]
+    edges = {"recency": [1, 3], "frequency": [2], "monetary": [2]}
+    custom = score(frame, gap=100.0, scoring_method="custom", edges=edges)
+    assert custom["r_score"].to_list() == [3, 3, 2, 2, 1]
+
+
+identical_rows = st.lists(st.tuples(st.integers(0, 30), st.integers(0, 6), st.integers(0, 300)),
+                          min_size=1, max_size=12)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(rows=identical_rows, copies=st.lists(st.integers(1, 4), min_size=12, max_size=12),
+       method=st.sampled_from(["quintiles", "quartiles", "custom"]),
+       basis=st.sampled_from(["cadence", "days"]),
+       gap=st.sampled_from([None, 0.5, 2.0, 7.5]), seed=st.integers(0, 1000))
+def test_identical_values_get_identical_scores_and_segment(
+        rows: list[tuple[int, int, int]], copies: list[int], method: str, basis: str,
+        gap: float | None, seed: int) -> None:
+    # every policy except ntile: the same (recency, frequency, monetary) cannot be split
+    repeated = [r for r, c in zip(rows, copies, strict=False) for _ in range(c)]
+    frame = values([r for r, _, _ in repeated], [f for _, f, _ in repeated],
+                   [str(m) for _, _, m in repeated]).sample(fraction=1.0, shuffle=True,
+                                                            seed=seed)
+    frame = frame.with_columns(pl.Series("customer_id", [f"x{seed}-{i}" for i in
+                                                         range(frame.height)]))
+    edges = {"recency": [1, 7, 30], "frequency": [1, 3], "monetary": [50, 200]}
+    got = score(frame, gap=gap, scoring_method=method, recency_basis=basis,
+                **({"edges": edges} if method == "custom" else {}))
+    per_value = got.group_by("recency", "frequency", "monetary").agg(
+        pl.struct("r_score", "f_score", "m_score", "segment").n_unique().alias("variants"))
+    assert per_value["variants"].max() == 1
 
 
 def test_ntile_with_fewer_customers_than_scores_gives_1_to_n() -> None:
-    got = score(values([5, 1], [1, 9], ["1", "9"]))
+    got = score(values([5, 1], [1, 9], ["1", "9"]), tie_policy="ntile", recency_basis="days")
     assert got.select("r_score", "f_score", "m_score").rows() == [(1, 1, 1), (2, 2, 2)]
 
 
@@ -178,7 +270,7 @@ def test_custom_edges_score_values_on_their_bounds() -> None:
 
 def test_quartiles_rescale_to_the_five_point_map() -> None:
     frame = values([0, 1, 2, 3], [4, 3, 2, 1], ["40", "30", "20", "10"])
-    got = score(frame, scoring_method="quartiles")
+    got = score(frame, scoring_method="quartiles", recency_basis="days")
     assert got["rfm_code"].to_list() == ["444", "333", "222", "111"]
     # 4 -> 5, 3 -> 4, 2 -> 2, 1 -> 1 on the 1-5 scale
     assert got["segment"].to_list() == [SEGMENT_MAP["555"], SEGMENT_MAP["444"],
@@ -236,7 +328,8 @@ def test_segment_map_override_replaces_one_cell() -> None:
 
 def test_rfm_score_is_the_weighted_mean_and_code_joins_digits() -> None:
     frame = values([0, 1, 2, 3, 4], [1, 2, 3, 4, 5], ["1", "2", "3", "4", "5"])
-    got = score(frame, recency_weight=2.0, frequency_weight=1.0, monetary_weight=0.0)
+    got = score(frame, recency_weight=2.0, frequency_weight=1.0, monetary_weight=0.0,
+                recency_basis="days")
     assert got.select("r_score", "f_score", "m_score").row(0) == (5, 1, 1)
     assert got["rfm_score"][0] == pytest.approx((2 * 5 + 1) / 3, abs=0.005)
     assert got["rfm_code"][0] == "511"
@@ -247,6 +340,7 @@ def test_rfm_score_is_the_weighted_mean_and_code_joins_digits() -> None:
 @pytest.mark.parametrize(("cfg", "setting"), [
     ({"scoring_method": "deciles"}, "rfm.scoring_method"),
     ({"tie_policy": "random"}, "rfm.tie_policy"),
+    ({"recency_basis": "weeks"}, "rfm.recency_basis"),
     ({"scoring_method": "custom", "edges": {"recency": [30, 7], "frequency": [1],
                                             "monetary": [1]}}, "rfm.edges.recency"),
     ({"scoring_method": "custom", "edges": {"recency": [7]}}, "rfm.edges"),
@@ -308,9 +402,47 @@ def test_cdnow_values_match_an_independent_polars_computation() -> None:
     assert frame.height == 69_659 - 80
     as_of, days = date(1998, 6, 30), 365
     got = rfm_values(frame, as_of, days)
+    expected = plain_rfm_values(frame, as_of, days)
+    assert got.height == expected.height == 23_502  # 68 of 23,570 customers only have $0 rows
+    assert_frame_equal(got, expected)
+
+    scored = customer_rfm(got, config=RfmConfig(), as_of=as_of, segmented_at=AT,
+                          typical_gap_days=typical_gap_of(frame, as_of))
+    counts = dict(scored["segment"].value_counts().iter_rows())
+    assert counts == expected_segments(expected, typical_gap_of(frame, as_of))
+    ntile = customer_rfm(got, config=RfmConfig(tie_policy="ntile", recency_basis="days"),
+                         as_of=as_of, segmented_at=AT, typical_gap_days=None)
+    for col in ("r_score", "f_score", "m_score"):  # NTILE: 23,502 = 2 x 4,701 + 3 x 4,700
+        sizes = ntile[col].value_counts().sort(col)["count"].to_list()
+        assert sizes == [4701, 4701, 4700, 4700, 4700]
+
+
+# The §5.5 R x F fallback grid, copied from the design table (rows R, columns F = 1..5).
+FALLBACK_GRID = {
+    5: ["Promising", "Potential Loyalists", "Potential Loyalists", "Champions", "Champions"],
+    4: ["Promising", "Potential Loyalists", "Potential Loyalists", "Loyal Customers",
+        "Loyal Customers"],
+    3: ["About to Sleep", "About to Sleep", "Need Attention", "Loyal Customers", "Loyal Customers"],
+    2: ["Hibernating", "Hibernating", "At Risk", "At Risk", "Can't Lose Them"],
+    1: ["Lost", "Lost", "At Risk", "At Risk", "Can't Lose Them"],
+}
+
+
+def typical_gap_of(frame: pl.DataFrame, as_of: date) -> float:
+    """§5.9: median over customers with >= 2 approved purchases of (last - first) / (n - 1)."""
+    per = (frame.filter(pl.col("transaction_date") <= as_of).group_by("customer_id")
+           .agg(pl.len().alias("n"), pl.col("transaction_date").min().alias("first"),
+                pl.col("transaction_date").max().alias("last")).filter(pl.col("n") >= 2))
+    gaps = [(last - first).days / (n - 1) for n, first, last
+            in per.select("n", "first", "last").iter_rows()]
+    return float(np.median(gaps))
+
+
+def plain_rfm_values(frame: pl.DataFrame, as_of: date, days: int) -> pl.DataFrame:
+    """recency, frequency and monetary per customer (§5.5) in plain Polars, no SQL."""
     start = as_of - timedelta(days=days)
-    expected = (
-        frame.group_by("customer_id")
+    return (
+        frame.filter(pl.col("transaction_date") <= as_of).group_by("customer_id")
         .agg(
             (pl.lit(as_of) - pl.col("transaction_date").max()).dt.total_days().alias("recency"),
             (pl.col("transaction_date") > start).sum().cast(pl.Int64).alias("frequency"),
@@ -319,26 +451,29 @@ def test_cdnow_values_match_an_independent_polars_computation() -> None:
         )
         .sort("customer_id")
     )
-    assert got.height == expected.height == 23_502  # 68 of 23,570 customers only have $0 rows
-    assert_frame_equal(got, expected)
-
-    scored = customer_rfm(got, config=RfmConfig(), as_of=as_of, segmented_at=AT)
-    assert scored.height == got.height
-    for col in ("r_score", "f_score", "m_score"):  # ntile: 23,502 = 2 x 4,701 + 3 x 4,700
-        sizes = scored[col].value_counts().sort(col)["count"].to_list()
-        assert sizes == [4701, 4701, 4700, 4700, 4700]
-    counts = dict(scored["segment"].value_counts().sort("segment").iter_rows())
-    assert counts == CDNOW_SEGMENTS
 
 
-# Pinned. CDNOW customer ids follow the first purchase date, and 15,170 of 23,502 customers
-# (64.5%) have no purchase in the period, so `ntile` spreads those F = M = 0 ties over scores 1-4
-# by customer_id: early (low-id) never-returners become Lost / About to Sleep, later ones
-# Promising / Potential Loyalists; nobody with F >= 4 has R <= 2, hence no At Risk / Can't Lose.
-CDNOW_SEGMENTS = {
-    "About to Sleep": 5338, "Champions": 2974, "Hibernating": 329, "Lost": 3735,
-    "Loyal Customers": 6814, "Need Attention": 807, "Potential Loyalists": 588, "Promising": 2917,
-}
+def expected_segments(rfm: pl.DataFrame, gap: float) -> dict[str, int]:
+    """RFM segment counts under the defaults (shared ties, recency on the cadence), from the
+    R/F/M values in plain Python: §5.5 and the README, not segengine's code."""
+    unit = max(gap, 1.0)
+    rows = rfm.select("recency", "frequency", "monetary").rows()
+    freqs = sorted(-f for _, f, _ in rows)  # negated, ascending
+    mons = sorted(-m for _, _, m in rows)
+
+    def shared(value: Any, negated: list[Any]) -> int:
+        if value == 0:
+            return 1  # nothing bought in the period
+        better = bisect_left(negated, -value)  # customers with a strictly larger value
+        return 5 - (5 * better) // len(rows)
+
+    counts: dict[str, int] = {}
+    for recency, freq, mon in rows:
+        r = 5 - sum(recency > unit * 2**i for i in range(4))
+        f, m = shared(freq, freqs), shared(mon, mons)
+        name = reference_segment(r, f, m) or FALLBACK_GRID[r][f - 1]
+        counts[name] = counts.get(name, 0) + 1
+    return counts
 
 
 def test_rfm_command_without_warehouse_says_to_run_first(tmp_path: Path) -> None:

@@ -88,8 +88,12 @@ class RfmConfig:
     """Frequency/monetary window: as_of - N < date <= as_of."""
     scoring_method: str = "quintiles"
     """quintiles (k=5), quartiles (k=4) or custom (edges below)."""
-    tie_policy: str = "ntile"
-    """ntile (k equal groups, ties broken by customer_id) or shared (equal values, equal score)."""
+    tie_policy: str = "shared"
+    """shared (equal values, equal score; a tied group takes its best rank) or ntile (the
+    reference's k equal groups: ties split arbitrarily by customer_id)."""
+    recency_basis: str = "cadence"
+    """cadence (R from recency in typical inter-purchase gaps: R5 within one gap, then one
+    score lower per doubling) or days (R from recency-in-days quantiles, like F and M)."""
     recency_weight: float = 1.0
     """Weight of R in rfm_score."""
     frequency_weight: float = 1.0

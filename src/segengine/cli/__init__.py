@@ -159,7 +159,8 @@ INIT_TEMPLATE = """\
 [rfm]
 # analysis_period_days = 365
 # scoring_method = "quintiles"  # quintiles | quartiles | custom
-# tie_policy = "ntile"          # ntile | shared
+# tie_policy = "shared"         # shared (equal values, equal scores) | ntile (reference)
+# recency_basis = "cadence"     # cadence (gaps between purchases) | days
 
 [clusters]
 # k = "auto"                    # or 3..8

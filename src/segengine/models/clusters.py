@@ -8,11 +8,11 @@ silhouette on the sample (ties: smaller k); the chosen model is then refined on 
 Lloyd iterations from the sample's centroids (cheap: 50K customers in well under a second). k is
 capped by the number of distinct points in the sample. Fitting runs single-threaded: with two
 cores and another busy thread, OpenMP barriers in KMeans made it 20x slower.
-Naming: centroid z-scores give a profile (recent = -z_recency, frequent = z_frequency,
-monetary = z_monetary); cluster_id 0..k-1 orders clusters by descending value (recent + frequent
-+ monetary), and in that order each cluster takes the unused PROTOTYPES name whose direction is
-closest (cosine) to its profile, so names are unique, deterministic and the best cluster picks
-first.
+Naming: cluster_id 0..k-1 orders clusters by descending centroid value (-z recency +
+z frequency + z monetary); in that order each cluster takes a name by the rule on its centroid's
+position against the whole population in models/cluster_names.py (unique, deterministic, and
+every name keeps its promise: Champions only above the population median on F and M, recency no
+worse than the median and at most 35% of customers; a majority cluster gets a neutral name).
 """
 
 from __future__ import annotations
@@ -25,26 +25,17 @@ from threadpoolctl import threadpool_limits
 
 from segengine.config import ClustersConfig
 from segengine.errors import ConfigError, DataError
+from segengine.models.cadence import cadence_unit_days
+from segengine.models.cluster_names import Position, name_clusters
 from segengine.rounding import cents, half_up_money, half_up_ratio
 
 if TYPE_CHECKING:
     from sklearn.cluster import KMeans
 
-PROTOTYPES: dict[str, tuple[float, float, float]] = {
-    "Champions": (1, 1, 1),
-    "Loyal Customers": (1, 1, 0),
-    "Big Spenders": (0, 0, 1),
-    "Recent Newcomers": (1, -1, -1),
-    "Occasional Shoppers": (0, -1, 0),
-    "At-Risk (Lapsing)": (-1, 1, 1),
-    "Fading Regulars": (-1, 0, 0),
-    "Dormant": (-1, -1, -1),
-}
-"""Cluster names and their (recent, frequent, monetary) direction in z-score space."""
-
 AUTO_KS = range(3, 9)
-MAX_K = len(PROTOTYPES)
+MAX_K = 8
 MONEY = pl.Decimal(18, 2)
+DIMENSIONS = ("recency", "frequency", "monetary")
 
 CUSTOMER_CLUSTERS: dict[str, pl.DataType] = {
     "customer_id": pl.String(), "cluster_id": pl.Int32(), "cluster_name": pl.String(),
@@ -125,20 +116,25 @@ def value_order(centroids: np.ndarray) -> np.ndarray:
     return np.lexsort((np.arange(len(centroids)), -value))
 
 
-def name_clusters(centroids: np.ndarray) -> list[str]:
-    """Unique names: most valuable first, each cluster takes the closest unused prototype."""
-    profile = centroids * np.array([-1.0, 1.0, 1.0])
-    protos = np.array(list(PROTOTYPES.values()), dtype=np.float64)
-    protos /= np.linalg.norm(protos, axis=1, keepdims=True)
-    norms = np.linalg.norm(profile, axis=1, keepdims=True)
-    cosine = np.round((profile / np.where(norms > 0, norms, 1.0)) @ protos.T, 9)
-    names, free = [""] * len(centroids), list(PROTOTYPES)
-    for i in value_order(centroids):
-        best = max(free, key=lambda name: (cosine[i, list(PROTOTYPES).index(name)],
-                                           -list(PROTOTYPES).index(name)))
-        names[i] = best
-        free.remove(best)
-    return names
+def positions(frame: pl.DataFrame, labels: np.ndarray, *,
+              typical_gap_days: float | None) -> dict[int, Position]:
+    """Each cluster's centroid position against the population (models/cluster_names.py), by
+    label. The centroid is the mean of its members' log1p values, back-transformed."""
+    unit = cadence_unit_days(typical_gap_days)
+    medians = frame.select(pl.col(c).cast(pl.Float64).median() for c in DIMENSIONS).row(0)
+    stats = (
+        frame.with_columns(pl.Series("label", labels))
+        .group_by("label")
+        .agg(*(pl.col(c).cast(pl.Float64).clip(lower_bound=0).log1p().mean().alias(c)
+               for c in DIMENSIONS),
+             pl.col("recency").min().alias("min_recency"), pl.len().alias("size"))
+        .with_columns((pl.col(c).exp() - 1).round(9) for c in DIMENSIONS)  # exp(log 2) - 1 = 1
+        .sort("label")
+    )
+    return {label: Position(recent=r <= medians[0], frequent=f > medians[1],
+                            spender=m > medians[2], quiet=low > unit, share=size / frame.height)
+            for label, r, f, m, low, size in stats.select(
+                "label", *DIMENSIONS, "min_recency", "size").rows()}
 
 
 def _choose(x: np.ndarray, sample: np.ndarray, k: int | None,
@@ -184,9 +180,13 @@ def _input(customer_rfm: pl.DataFrame) -> pl.DataFrame:
     ).sort("customer_id")
 
 
-def cluster_customers(customer_rfm: pl.DataFrame, *,
-                      config: ClustersConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """customer_clusters and cluster_profiles (§5.6); an empty input gives empty tables."""
+def cluster_customers(customer_rfm: pl.DataFrame, *, config: ClustersConfig,
+                      typical_gap_days: float | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """customer_clusters and cluster_profiles (§5.6); an empty input gives empty tables.
+
+    typical_gap_days: the portfolio's cadence (models/cadence.py), which an inactivity name
+    must respect (None when no customer has two purchases: one day is used).
+    """
     k = parse_k(config)
     frame = _input(customer_rfm)
     if frame.height == 0:
@@ -198,10 +198,14 @@ def cluster_customers(customer_rfm: pl.DataFrame, *,
         model, silhouette = _choose(x, _sample(frame.height, config.sample_size, config.seed),
                                     k, config.seed)
     centers = np.asarray(model.cluster_centers_)
+    order = value_order(centers)
     new_id = np.empty(len(centers), dtype=np.int32)
-    new_id[value_order(centers)] = np.arange(len(centers))
-    names = np.array(name_clusters(centers))
+    new_id[order] = np.arange(len(centers))
     labels = np.asarray(model.labels_)
+    where = positions(frame, labels, typical_gap_days=typical_gap_days)
+    used = [int(i) for i in order if int(i) in where]  # a cluster left empty has no name
+    names = np.full(len(centers), "", dtype=object)
+    names[used] = name_clusters([where[i] for i in used])
     clusters = pl.DataFrame({
         "customer_id": frame["customer_id"],
         "cluster_id": new_id[labels],

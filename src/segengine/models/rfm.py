@@ -2,7 +2,25 @@
 
 R/F/M values come from portable SQL (queries/rfm_values.sql). Scoring runs here in Polars, on one
 row per customer, because the segment map is data overridable from config and the scoring method
-and tie policy are config-driven; `ntile` reproduces SQL `NTILE(k)` exactly (tested against DuckDB).
+and tie policy are config-driven.
+
+Scores (k = 5 for quintiles, 4 for quartiles; higher is better):
+- tie policy `shared` (default): customers ranked best-first, a tied group takes the best rank
+  among its members, score = k - floor(k * (rank_best - 1) / n). Equal values always get equal
+  scores; some scores may be empty. A frequency or monetary of 0 (no purchase in the analysis
+  period) scores 1: the formula would give a large tied group at 0 the score of its best rank
+  (on CDNOW the 64.5% who bought nothing in the year would get F4 and M4, i.e. "At Risk: were
+  frequent buyers").
+- tie policy `ntile`: SQL `NTILE(k)` worst to best, ties broken by customer_id (tested against
+  DuckDB); reference-compatible output only: it splits tied customers arbitrarily.
+- recency basis `cadence` (default): recency counted in units of the portfolio's typical
+  inter-purchase gap g (models/cadence.py, at least one day): R = k within one gap, and one
+  score lower for each doubling passed: recency > g, 2g, 4g, 8g (k = 5). Customers who bought
+  within their portfolio's usual gap are never scored R <= 2, the R of every inactivity segment.
+  With no repeat customer (no cadence) recency is scored like `days`.
+- recency basis `days`: recency in days through the tie policy, like F and M.
+- `custom`: configured edges (recency in days) for every dimension; tie policy and recency
+  basis do not apply.
 """
 
 from __future__ import annotations
@@ -13,6 +31,7 @@ import polars as pl
 
 from segengine.config import RfmConfig
 from segengine.errors import ConfigError, DataError
+from segengine.models.cadence import cadence_unit_days
 from segengine.rounding import cents, half_up_money, half_up_ratio
 
 SEGMENTS = (
@@ -78,7 +97,8 @@ SEGMENT_MAP: dict[str, str] = _build_segment_map()
 overrides cell by cell)."""
 
 METHOD_K = {"quintiles": 5, "quartiles": 4}
-TIE_POLICIES = ("ntile", "shared")
+TIE_POLICIES = ("shared", "ntile")
+RECENCY_BASES = ("cadence", "days")
 DIMENSIONS = ("recency", "frequency", "monetary")
 MONEY = pl.Decimal(18, 2)
 
@@ -104,7 +124,10 @@ def score_ks(config: RfmConfig) -> dict[str, int]:
         raise ConfigError(f"setting `rfm.analysis_period_days` is {config.analysis_period_days}; "
                           "use a whole number of days >= 0 (0: frequency and monetary are 0)")
     if config.tie_policy not in TIE_POLICIES:
-        raise ConfigError(f"setting `rfm.tie_policy` is {config.tie_policy!r}; use ntile or shared")
+        raise ConfigError(f"setting `rfm.tie_policy` is {config.tie_policy!r}; use shared or ntile")
+    if config.recency_basis not in RECENCY_BASES:
+        raise ConfigError(f"setting `rfm.recency_basis` is {config.recency_basis!r}; "
+                          "use cadence or days")
     weights = (config.recency_weight, config.frequency_weight, config.monetary_weight)
     if min(weights) < 0 or sum(weights) <= 0:
         raise ConfigError("settings `rfm.recency_weight`, `rfm.frequency_weight` and "
@@ -160,8 +183,17 @@ def ntile_score(key: pl.Expr, *, k: int, n: int) -> pl.Expr:
 
 
 def shared_score(key: pl.Expr, *, k: int, n: int) -> pl.Expr:
-    """Equal values share a score: 1 + floor(k·(rank_min - 1)/n) in the worst-to-best order."""
-    return 1 + (k * (key.rank("min").cast(pl.Int64) - 1)) // n
+    """Equal values share a score: k - floor(k·(rank_best - 1)/n), rank_best = 1 + the number
+    of customers with a better (larger) key."""
+    rank_best = key.rank("min", descending=True).cast(pl.Int64)
+    return k - (k * (rank_best - 1)) // n
+
+
+def cadence_score(recency: pl.Expr, *, k: int, unit: float) -> pl.Expr:
+    """k minus the number of doublings of the cadence unit that recency exceeds:
+    recency > unit, 2·unit, 4·unit, ... (k - 1 edges)."""
+    passed = [(recency > unit * 2**i).cast(pl.Int64) for i in range(k - 1)]
+    return k - pl.sum_horizontal(passed)
 
 
 def edge_score(value: pl.Expr, edges: list[float], *, lower_is_better: bool) -> pl.Expr:
@@ -170,18 +202,23 @@ def edge_score(value: pl.Expr, edges: list[float], *, lower_is_better: bool) -> 
     return pl.sum_horizontal([h.cast(pl.Int64) for h in hits]) + 1
 
 
-def _scores(values: pl.DataFrame, config: RfmConfig, ks: dict[str, int]) -> list[pl.Expr]:
-    """r_score, f_score, m_score expressions for the configured method and tie policy."""
+def _scores(values: pl.DataFrame, config: RfmConfig, ks: dict[str, int],
+            gap: float | None) -> list[pl.Expr]:
+    """r_score, f_score, m_score expressions for the configured method, policy and basis."""
     n = values.height
     out = []
     for dim, name in zip(DIMENSIONS, ("r_score", "f_score", "m_score"), strict=True):
         value = pl.col(dim).cast(pl.Float64) if dim == "monetary" else pl.col(dim)
         if config.scoring_method == "custom":
             expr = edge_score(value, config.edges[dim], lower_is_better=dim == "recency")
+        elif dim == "recency" and config.recency_basis == "cadence" and gap is not None:
+            expr = cadence_score(value, k=ks[dim], unit=cadence_unit_days(gap))
+        elif config.tie_policy == "ntile":
+            expr = ntile_score(-value if dim == "recency" else value, k=ks[dim], n=n)
         else:
-            key = -value if dim == "recency" else value  # worst to best
-            scorer = ntile_score if config.tie_policy == "ntile" else shared_score
-            expr = scorer(key, k=ks[dim], n=n)
+            expr = shared_score(-value if dim == "recency" else value, k=ks[dim], n=n)
+            if dim != "recency":  # nothing bought in the period is the lowest score, see above
+                expr = pl.when(value == 0).then(1).otherwise(expr)
         out.append(expr.cast(pl.Int32).alias(name))
     return out
 
@@ -202,8 +239,12 @@ def _check_values(rfm_values: pl.DataFrame) -> pl.DataFrame:
 
 
 def customer_rfm(rfm_values: pl.DataFrame, *, config: RfmConfig, as_of: date,
-                 segmented_at: datetime) -> pl.DataFrame:
-    """customer_rfm (§5.5): scores, rfm_score, rfm_code, segment and recommendation per customer."""
+                 segmented_at: datetime, typical_gap_days: float | None) -> pl.DataFrame:
+    """customer_rfm (§5.5): scores, rfm_score, rfm_code, segment and recommendation per customer.
+
+    typical_gap_days: the portfolio's cadence (models/cadence.py), used by the `cadence`
+    recency basis; None when no customer has two purchases.
+    """
     ks = score_ks(config)
     values = _check_values(rfm_values)
     cells = {**SEGMENT_MAP, **config.segment_map}
@@ -214,7 +255,7 @@ def customer_rfm(rfm_values: pl.DataFrame, *, config: RfmConfig, as_of: date,
                           rescale(m, ks["monetary"])])
     segment = cell.replace_strict(cells, return_dtype=pl.String)
     return (
-        values.with_columns(_scores(values, config, ks))
+        values.with_columns(_scores(values, config, ks, typical_gap_days))
         .with_columns(
             weighted.round(2).alias("rfm_score"),
             pl.concat_str([r, f, m]).alias("rfm_code"),

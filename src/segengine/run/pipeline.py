@@ -23,6 +23,7 @@ import polars as pl
 from segengine.config import Settings
 from segengine.errors import DataError, QualityError
 from segengine.lake.layout import Layout, data_dir_lock, latest_transaction_date, scan_transactions
+from segengine.models.cadence import typical_gap_days
 from segengine.models.churn import churn_features, feature_date_for, label_params, score_churn
 from segengine.models.clusters import cluster_customers, parse_k
 from segengine.models.mlsegments import attach_segments, read_segments_file
@@ -168,15 +169,17 @@ def _feature_tables(con: duckdb.DuckDBPyConnection, t: dict[str, pl.DataFrame],
                     timer: StageTimer, ml_segments: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
     """RFM, clusters, churn and external segments (the §5.5-5.7 feature stages)."""
     out: dict[str, pl.DataFrame] = {}
+    gap = typical_gap_days(activity)
     values = timer.run("rfm_values", lambda: run_model(con, "rfm_values", {"as_of": as_of}))
     out["customer_rfm"] = timer.run("customer_rfm", lambda: customer_rfm(
-        values, config=settings.rfm, as_of=as_of, segmented_at=segmented_at))
+        values, config=settings.rfm, as_of=as_of, segmented_at=segmented_at,
+        typical_gap_days=gap))
     out["rfm_segment_summary"] = rfm_segment_summary(out["customer_rfm"])
     clustered: dict[str, pl.DataFrame] = {}
 
     def clusters() -> pl.DataFrame:
         clustered["customer_clusters"], clustered["cluster_profiles"] = cluster_customers(
-            out["customer_rfm"], config=settings.clusters)
+            out["customer_rfm"], config=settings.clusters, typical_gap_days=gap)
         return clustered["customer_clusters"]
 
     timer.run("customer_clusters", clusters)
