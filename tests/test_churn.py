@@ -135,7 +135,13 @@ def test_activity_columns_of_labels_equal_customer_activity_as_of_s() -> None:
     activity = activity_of(rows, S)
     training = labels_of(rows)
     assert training.height == activity.height == 30
-    shared = list(ACTIVITY_COLUMNS)  # label columns differ by design (windows of as_of, not S)
+    # every activity column churn_labels.sql carries as of S (label columns differ by design)
+    shared = ["customer_id", "total_transactions", "lifetime_value", "first_transaction_date",
+              "last_transaction_date", "spend_last_90_days", "spend_prior_90_days",
+              "travel_spend_last_90_days", "necessities_spend_last_90_days",
+              "avg_transaction_value", "transaction_value_stddev", "declined_transactions",
+              "all_transactions"]
+    assert set(ACTIVITY_COLUMNS) <= set(shared)  # the model reads only these
     assert_frame_equal(training.select(shared), activity.select(shared).sort("customer_id"))
 
 
@@ -155,23 +161,40 @@ def test_features_refuse_activity_computed_after_the_feature_date() -> None:
         churn_features(activity, feature_date=S)
 
 
-def test_feature_values_for_one_customer() -> None:
+def test_feature_values_in_the_portfolio_cadence() -> None:
+    # A: purchases 200, 10 and 5 days ago (span 195 days, 3 purchases); B: 40 and 20 days ago
+    # (span 20, 2 purchases); C: one purchase 100 days ago. Gaps: A 97.5, B 20 -> typical 58.75
     rows = [tx("A", AS_OF - timedelta(days=200), "100.00", "Grocery"),
             tx("A", AS_OF - timedelta(days=10), "300.00", "Airlines"),
             tx("A", AS_OF - timedelta(days=5), "100.00", "Gas"),
-            tx("A", AS_OF - timedelta(days=4), "50.00", status="declined")]
-    got = churn_features(activity_of(rows, AS_OF), feature_date=AS_OF).row(0, named=True)
-    assert got["recency_days"] == 5 and got["tenure_days"] == 200 and got["frequency"] == 3
-    assert got["lifetime_value"] == 500 and got["spend_last_90_days"] == 400
-    assert got["spend_prior_90_days"] == 0
-    assert got["spend_change_log"] == pytest.approx(np.log1p(400))
-    assert got["recent_share_of_lifetime"] == pytest.approx(0.8)
-    assert got["transactions_per_30_days"] == pytest.approx(3 * 30 / 201)
-    assert got["declined_share"] == pytest.approx(0.25)
-    assert got["travel_share"] == pytest.approx(0.75)
-    assert got["necessities_share"] == pytest.approx(0.25)
+            tx("A", AS_OF - timedelta(days=4), "50.00", status="declined"),
+            tx("B", AS_OF - timedelta(days=40), "10.00"), tx("B", AS_OF - timedelta(days=20), "10.00"),
+            tx("C", AS_OF - timedelta(days=100), "10.00")]
+    got = {r["customer_id"]: r for r in churn_features(activity_of(rows, AS_OF),
+                                                       feature_date=AS_OF).iter_rows(named=True)}
+    g = 58.75
+    assert got["A"]["recency_gaps"] == pytest.approx(5 / g)
+    assert got["A"]["recency_shrunk_gaps"] == pytest.approx(5 / ((195 + g) / 3))
+    assert got["A"]["relative_purchase_rate"] == pytest.approx(g * 3 / (195 + g))
+    assert got["A"]["purchases"] == 3
+    assert got["A"]["spend_trend"] == pytest.approx(np.log1p(400))  # tenure 200 >= 180
+    assert got["B"]["spend_trend"] is None  # tenure 40: the earlier window predates B
+    assert got["C"]["recency_shrunk_gaps"] == pytest.approx(100 / g)  # one purchase: gap g
+    assert got["C"]["relative_purchase_rate"] == pytest.approx(1.0)
     assert list(churn_features(activity_of(rows, AS_OF), feature_date=AS_OF).columns) == [
         "customer_id", *FEATURE_NAMES]
+
+
+def test_a_feature_unknown_for_most_labelled_customers_is_left_out(
+        population: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]) -> None:
+    at_s, labels, now = population
+    hidden = at_s.with_columns(  # the trend known for only 40% of labelled customers
+        pl.when(pl.int_range(pl.len()) % 5 < 2).then(pl.col("spend_trend")).alias("spend_trend"))
+    noisy_now = now.with_columns(spend_trend=pl.lit(-50.0))  # would move every score if used
+    first, _ = score_churn(hidden.with_columns(spend_trend=pl.lit(None, pl.Float64)), labels,
+                           noisy_now, config=CONFIG)
+    second, _ = score_churn(hidden, labels, noisy_now, config=CONFIG)
+    assert_frame_equal(first, second)
 
 
 def _random_transactions(rng: np.random.Generator, *, customers: int, days: int, rate: float,
