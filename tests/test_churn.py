@@ -168,7 +168,8 @@ def test_feature_values_in_the_portfolio_cadence() -> None:
             tx("A", AS_OF - timedelta(days=10), "300.00", "Airlines"),
             tx("A", AS_OF - timedelta(days=5), "100.00", "Gas"),
             tx("A", AS_OF - timedelta(days=4), "50.00", status="declined"),
-            tx("B", AS_OF - timedelta(days=40), "10.00"), tx("B", AS_OF - timedelta(days=20), "10.00"),
+            tx("B", AS_OF - timedelta(days=40), "10.00"),
+            tx("B", AS_OF - timedelta(days=20), "10.00"),
             tx("C", AS_OF - timedelta(days=100), "10.00")]
     got = {r["customer_id"]: r for r in churn_features(activity_of(rows, AS_OF),
                                                        feature_date=AS_OF).iter_rows(named=True)}

@@ -26,6 +26,7 @@ from segengine.lake.layout import Layout, data_dir_lock, latest_transaction_date
 from segengine.models.cadence import typical_gap_days
 from segengine.models.churn import churn_features, feature_date_for, label_params, score_churn
 from segengine.models.clusters import cluster_customers, parse_k
+from segengine.models.lifecycle import CUSTOMER_LIFECYCLE, customer_lifecycle
 from segengine.models.mlsegments import attach_segments, read_segments_file
 from segengine.models.rfm import customer_rfm, rfm_segment_summary, score_ks
 from segengine.models.segments import segment_params
@@ -78,7 +79,7 @@ class RunResult:
     segment_summary: pl.DataFrame
 
 
-INTERNAL_RELATIONS = ("ml_segments", "churn_scores")
+INTERNAL_RELATIONS = ("ml_segments", "churn_scores", "customer_lifecycle")
 """Inputs of customer_360_profile that are not published as tables of their own."""
 
 EMPTY_FEATURES: dict[str, dict[str, pl.DataType]] = {
@@ -90,6 +91,7 @@ EMPTY_FEATURES: dict[str, dict[str, pl.DataType]] = {
                     "ml_segment_name": pl.String()},
     "churn_scores": {"customer_id": pl.String(), "churn_risk_score": pl.Float64(),
                      "churn_probability": pl.Float64()},
+    "customer_lifecycle": CUSTOMER_LIFECYCLE,
 }
 """Schemas of the optional feature relations customer_360_profile joins."""
 
@@ -193,6 +195,9 @@ def _feature_tables(con: duckdb.DuckDBPyConnection, t: dict[str, pl.DataFrame],
             churn_features(activity, feature_date=as_of), config=settings.churn)
         timer.record("churn_model", time.perf_counter() - start, out["churn_scores"].height)
         out["churn_model_report"] = report.with_columns(as_of_date=pl.lit(as_of))
+    out["customer_lifecycle"] = customer_lifecycle(
+        t["customer_segments"], out.get("churn_scores", pl.DataFrame(
+            schema=EMPTY_FEATURES["churn_scores"])), as_of=as_of, typical_gap_days=gap)
     if ml_segments is not None:
         ids = t["customer_segments"].get_column("customer_id")
         attached = attach_segments(ml_segments, ids)
