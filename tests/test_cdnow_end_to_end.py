@@ -1,15 +1,19 @@
-"""CDNOW end to end: `ingest` with the README mapping, `run --as-of 1998-06-30`, then `rfm`.
+"""CDNOW end to end: `ingest` with the README mapping, `run --as-of 1998-06-30`, `rfm`, `calibrate`.
 
 Ties the foundation (ingest) to RFM (issue 6): the segment counts through the real ingest path
-equal a plain-Python recomputation from the raw file (tests/test_rfm.py), not a snapshot.
+equal a plain-Python recomputation from the raw file (tests/test_rfm.py), not a snapshot. The
+lake is ingested once per module; each test reads it or its published warehouse.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import pytest
+from click.testing import CliRunner, Result
 from tests.test_ingest import DATA, cdnow_path
 from tests.test_rfm import (
     cdnow_transactions,
@@ -18,11 +22,31 @@ from tests.test_rfm import (
     typical_gap_of,
 )
 
+from segengine.cli import cli
+from segengine.config import SegmentsConfig, load_settings
+from segengine.models.calibrate import BLOCK_START
 
-def test_cdnow_ingest_run_and_rfm(invoke, data_dir: Path) -> None:  # noqa: ANN001
-    assert invoke("ingest", cdnow_path(), config=DATA / "cdnow.toml").exit_code == 0
-    result = invoke("run", "--as-of", "1998-06-30", config=DATA / "cdnow.toml")
+AS_OF = "1998-06-30"
+
+
+@pytest.fixture(scope="module")
+def cdnow(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Callable[..., Result]]:
+    """A data dir with CDNOW ingested and run as of 1998-06-30, and an invoker for it."""
+    data_dir = tmp_path_factory.mktemp("cdnow") / "data"
+    runner = CliRunner()
+
+    def invoke(*args: object, config: Path | None = DATA / "cdnow.toml") -> Result:
+        base = ["--data-dir", str(data_dir)] + (["--config", str(config)] if config else [])
+        return runner.invoke(cli, [*base, *(str(a) for a in args)], catch_exceptions=False)
+
+    assert invoke("ingest", cdnow_path()).exit_code == 0
+    result = invoke("run", "--as-of", AS_OF)
     assert result.exit_code == 0, result.stderr
+    return data_dir, invoke
+
+
+def test_cdnow_ingest_run_and_rfm(cdnow: tuple[Path, Callable[..., Result]]) -> None:
+    data_dir, invoke = cdnow
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
     counts = dict(con.sql("SELECT segment, COUNT(*) FROM customer_rfm GROUP BY 1").fetchall())
     n360, nulls = con.sql("SELECT COUNT(*), COUNT(*) - COUNT(rfm_segment) "
@@ -34,3 +58,24 @@ def test_cdnow_ingest_run_and_rfm(invoke, data_dir: Path) -> None:  # noqa: ANN0
     assert (n360, nulls) == (23_502, 0)
     shown = invoke("rfm")
     assert shown.exit_code == 0 and "Champions" in shown.stdout
+
+
+def test_cdnow_calibration_is_no_longer_one_segment(cdnow: tuple[Path, Callable[..., Result]],
+                                                    tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    _, invoke = cdnow
+    shown = invoke("calibrate", "--as-of", AS_OF)
+    assert shown.exit_code == 0, shown.output
+    assert "declining_min_prior_spend            2000 -> 24   <- proposed" in shown.stdout
+    assert "New & Growing stays empty" in shown.stdout
+    rows = {line.split()[0]: line.split() for line in shown.stdout.splitlines()
+            if line.startswith(("Declining", "Stable"))}
+    assert rows["Declining"][1:] == ["0", "0", "2066", "8.79"]
+    assert rows["Stable"][2:] == ["23502", "100", "21436", "91.21"]
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "segengine.toml"
+    written = invoke("calibrate", "--as-of", AS_OF, "--write", config=None)
+    assert written.exit_code == 0, written.output
+    text = config.read_text()
+    assert text.startswith(BLOCK_START) and "# declining_min_prior_spend = 24" in text
+    assert load_settings(config_file=config, environ={}).segments == SegmentsConfig()

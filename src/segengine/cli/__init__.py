@@ -245,6 +245,7 @@ def _exit_code(code: object) -> int:
 
 # Each area registers its commands on `cli` (one module per area keeps files small).
 from segengine.cli import (  # noqa: E402,F401
+    calibrate_commands,
     generate_commands,
     ingest_commands,
     model_commands,
