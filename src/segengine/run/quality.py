@@ -12,6 +12,8 @@ from typing import Any
 import polars as pl
 
 from segengine.config import QualityConfig, SegmentsConfig
+from segengine.models.cadence import typical_gap_days
+from segengine.models.cluster_names import INACTIVITY_NAMES
 from segengine.models.rfm import SEGMENTS as RFM_SEGMENTS
 from segengine.models.segments import SEGMENT_NAMES, rule_violations
 
@@ -209,6 +211,84 @@ def check_segment_sizes(tables: dict[str, pl.DataFrame], min_pct: float) -> list
     return out
 
 
+INACTIVE_RFM = ("At Risk", "About to Sleep", "Hibernating", "Lost", "Can't Lose Them")
+"""RFM segments that say a customer has stopped buying (§5.9)."""
+INACTIVE_LIFECYCLE = ("Lapsing", "Lost")
+"""lifecycle_stage values that say a customer has stopped buying."""
+
+
+def check_labels(tables: dict[str, pl.DataFrame]) -> list[CheckResult]:
+    """§5.9 warnings: labels agree with plain language and with each other (customer_360)."""
+    if "customer_360_profile" not in tables or tables["customer_360_profile"].height == 0:
+        return []
+    profile = tables["customer_360_profile"]
+    gap = typical_gap_days(profile)
+    out = check_no_inactive_label_within_gap(profile, gap)
+    out += check_recency_order(profile) + check_churn_recency(profile)
+    return out
+
+
+def check_no_inactive_label_within_gap(profile: pl.DataFrame,
+                                       gap: float | None) -> list[CheckResult]:
+    """Nobody who bought within the typical purchase gap carries an inactivity label."""
+    if gap is None:
+        return []
+    within = profile.filter(pl.col("days_since_last_transaction") <= gap)
+    labels = {
+        "RFM segment": ("rfm_segment", pl.col("rfm_segment").is_in(INACTIVE_RFM)),
+        "cluster": ("cluster_name", pl.col("cluster_name").is_in(INACTIVITY_NAMES)),
+        "recency_status": ("recency_status", pl.col("recency_status") != "Active (30 days)"),
+        "lifecycle_stage": ("lifecycle_stage",
+                            pl.col("lifecycle_stage").is_in(INACTIVE_LIFECYCLE)),
+    }
+    out = []
+    for what, (column, inactive) in labels.items():
+        if column not in within.columns:
+            continue
+        bad = within.filter(inactive.fill_null(False))
+        out.append(_result(f"labels: {bad.height} customer(s) who bought within the typical "
+                           f"gap ({gap:.2f} days) have an inactivity {what}", bad, "warning"))
+    return out
+
+
+def _median_recency(profile: pl.DataFrame, column: str, value: str) -> float | None:
+    found = profile.filter(pl.col(column) == value)
+    if found.height == 0:
+        return None
+    return float(found.get_column("days_since_last_transaction").median())  # type: ignore[arg-type]
+
+
+def check_recency_order(profile: pl.DataFrame) -> list[CheckResult]:
+    """Champions and Loyal Customers (RFM and cluster) have median recency <= the population
+    median; RFM Lost has median recency >= the population's 75th percentile."""
+    days = profile.get_column("days_since_last_transaction").cast(pl.Float64)
+    median, p75 = float(days.median()), float(days.quantile(0.75, "linear"))  # type: ignore[arg-type]
+    out = []
+    for column in ("rfm_segment", "cluster_name"):
+        for name in ("Champions", "Loyal Customers"):
+            got = _median_recency(profile, column, name) if column in profile.columns else None
+            if got is not None:
+                out.append(CheckResult(f"labels: {column} {name} median recency {got:g} days "
+                                       f"<= population median {median:g}", "warning",
+                                       int(got > median)))
+    lost = _median_recency(profile, "rfm_segment", "Lost")
+    if lost is not None:
+        out.append(CheckResult(f"labels: rfm_segment Lost median recency {lost:g} days >= "
+                               f"population 75th percentile {p75:g}", "warning",
+                               int(lost < p75)))
+    return out
+
+
+def check_churn_recency(profile: pl.DataFrame) -> list[CheckResult]:
+    """churn High Risk customers have a higher median recency than Low Risk ones."""
+    high = _median_recency(profile, "churn_risk_category", "High Risk")
+    low = _median_recency(profile, "churn_risk_category", "Low Risk")
+    if high is None or low is None:
+        return []
+    return [CheckResult(f"labels: churn High Risk median recency {high:g} days > Low Risk "
+                        f"{low:g}", "warning", int(high <= low))]
+
+
 def run_checks(tables: dict[str, pl.DataFrame], *, population: pl.Series,
                recomputed: pl.DataFrame | None, segments: SegmentsConfig,
                config: QualityConfig) -> list[CheckResult]:
@@ -220,6 +300,7 @@ def run_checks(tables: dict[str, pl.DataFrame], *, population: pl.Series,
     results += check_integrity(tables) + check_percentages(tables)
     results += check_segment_sizes(tables, config.min_segment_pct)
     results += check_plausible_ratios(tables, config.max_credit_utilization_pct)
+    results += check_labels(tables)
     return results
 
 
