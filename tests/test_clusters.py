@@ -114,8 +114,9 @@ def test_silhouettes_equal_sklearn_for_several_labelings_at_once() -> None:
 
 
 def at(recent: bool = True, frequent: bool = False, spender: bool = False,
-       quiet: bool = False, share: float = 0.1) -> Position:
-    return Position(recent=recent, frequent=frequent, spender=spender, quiet=quiet, share=share)
+       quiet: bool = False, share: float = 0.1, oldest: bool = False) -> Position:
+    return Position(recent=recent, frequent=frequent, spender=spender, quiet=quiet, share=share,
+                    oldest=oldest)
 
 
 def test_each_name_goes_to_the_position_that_keeps_its_promise() -> None:
@@ -125,7 +126,7 @@ def test_each_name_goes_to_the_position_that_keeps_its_promise() -> None:
         at(spender=True),                                      # spends, recent
         at(),                                                  # recent, below median F and M
         at(recent=False, quiet=True, frequent=True),           # was frequent, now quiet
-        at(recent=False, quiet=True),                          # quiet, below median F and M
+        at(recent=False, quiet=True, oldest=True),             # quietest, below median F and M
         at(recent=False, quiet=True, spender=True),            # quiet, spent above median
         at(recent=False),                                      # not recent, some bought lately
     ]
@@ -139,7 +140,8 @@ def test_champions_hold_at_most_35_pct_and_a_majority_gets_a_neutral_name() -> N
     assert name_clusters([best]) == ["Loyal Customers"]  # 36% is too many for Champions
     assert name_clusters([at(frequent=True, spender=True, share=0.35)]) == ["Champions"]
     assert name_clusters([at(frequent=True, spender=True, share=0.92)]) == ["Core Regulars"]
-    assert name_clusters([at(recent=False, quiet=True, share=0.65)]) == ["Inactive Majority"]
+    assert name_clusters([at(recent=False, quiet=True, share=0.65, oldest=True)]) == [
+        "Inactive Majority"]
     assert name_clusters([at(recent=False, share=0.6)]) == ["Mainstream Customers"]
 
 
@@ -148,6 +150,12 @@ def test_a_cluster_with_a_customer_within_the_typical_gap_gets_no_inactivity_nam
         assert name_clusters([base])[0] not in INACTIVITY_NAMES
         quiet = Position(**{**base.__dict__, "quiet": True})
         assert name_clusters([quiet])[0] in INACTIVITY_NAMES
+
+
+def test_only_the_oldest_quiet_cluster_is_dormant() -> None:
+    # the default portfolio: a quiet cluster 110 days back still buying, one 401 days back
+    livelier, gone = at(recent=False, quiet=True), at(recent=False, quiet=True, oldest=True)
+    assert name_clusters([livelier, gone]) == ["Fading Regulars", "Dormant"]
 
 
 def test_names_are_unique_in_value_order() -> None:
@@ -162,11 +170,11 @@ def test_positions_compare_the_centroid_with_population_medians() -> None:
                   ("d", 30, 1, "10.00"), ("e", 40, 1, "10.00")])
     where = positions(frame, np.array([0, 0, 1, 2, 2]), typical_gap_days=11.0)
     assert where[0] == Position(recent=True, frequent=True, spender=True, quiet=False,
-                                share=0.4)
+                                share=0.4, oldest=False)
     assert where[1] == Position(recent=True, frequent=False, spender=False, quiet=False,
-                                share=0.2)  # exactly on the medians: recent, not above
+                                share=0.2, oldest=False)  # exactly on the medians: not above
     assert where[2] == Position(recent=False, frequent=False, spender=False, quiet=True,
-                                share=0.4)  # min recency 30 > 11 days
+                                share=0.4, oldest=True)  # min recency 30 > 11 days
 
 
 def tiny(rows: list[tuple[str, int, int, str]]) -> pl.DataFrame:

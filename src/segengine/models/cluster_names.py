@@ -7,6 +7,8 @@ purchases and money), against the population of all clustered customers:
 - frequent / spender: centroid frequency / monetary > the population's median;
 - quiet: every member's recency is beyond the portfolio's typical purchase gap (§5.9), so an
   inactivity name can never cover someone who bought within the usual gap;
+- oldest: its centroid recency is the largest of all clusters (only it can be Dormant, so a
+  quieter cluster is never named more mildly than a livelier one);
 - share: the cluster's share of customers.
 Clusters are named from the most valuable centroid down (cluster_id order); each takes the first
 name in NAME_RULES that is still free and whose promise its position keeps. A cluster holding
@@ -28,6 +30,7 @@ class Position:
     spender: bool
     quiet: bool
     share: float
+    oldest: bool = False
 
 
 def _small(p: Position, limit: float = 0.5) -> bool:
@@ -40,8 +43,8 @@ NAME_RULES: tuple[tuple[str, Callable[[Position], bool]], ...] = (
     ("Big Spenders", lambda p: p.recent and p.spender and _small(p)),
     ("Occasional Shoppers", lambda p: p.recent and _small(p)),
     ("At-Risk (Lapsing)", lambda p: not p.recent and p.quiet and p.frequent and _small(p)),
-    ("Dormant", lambda p: not p.recent and p.quiet and not p.frequent and not p.spender
-     and _small(p)),
+    ("Dormant", lambda p: not p.recent and p.quiet and p.oldest and not p.frequent
+     and not p.spender and _small(p)),
     ("Fading Regulars", lambda p: not p.recent and p.quiet and _small(p)),
     # neutral names: a majority cluster, or a cluster whose promising names are taken
     ("Core Regulars", lambda p: p.recent),

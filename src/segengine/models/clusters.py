@@ -131,8 +131,10 @@ def positions(frame: pl.DataFrame, labels: np.ndarray, *,
         .with_columns((pl.col(c).exp() - 1).round(9) for c in DIMENSIONS)  # exp(log 2) - 1 = 1
         .sort("label")
     )
+    oldest = stats.get_column("recency").max()
     return {label: Position(recent=r <= medians[0], frequent=f > medians[1],
-                            spender=m > medians[2], quiet=low > unit, share=size / frame.height)
+                            spender=m > medians[2], quiet=low > unit, share=size / frame.height,
+                            oldest=r == oldest)
             for label, r, f, m, low, size in stats.select(
                 "label", *DIMENSIONS, "min_recency", "size").rows()}
 
