@@ -3,7 +3,8 @@
 -- Parameters: $as_of (DATE). Inputs: customers, customer_segments, metric_customer_ltv,
 --   metric_avg_transaction_value, customer_activity, customer_rfm, customer_clusters,
 --   ml_segments (customer_id, ml_segment_id, ml_segment_name) and churn_scores (customer_id,
---   churn_risk_score, churn_probability); the pipeline supplies empty relations for features
+--   churn_risk_score, churn_probability) and customer_lifecycle (customer_id, lifecycle_stage,
+--   computed by segengine.models.lifecycle); the pipeline supplies empty relations for features
 --   that are off. Risk bands are decided on the unrounded churn_probability (>= 0.70 High,
 --   >= 0.40 Medium), never on the 2-decimal display score.
 -- Columns: the §3 customer columns, full_name, account_age_days (days), customer_key; segment
@@ -12,7 +13,9 @@
 --   credit_utilization_pct (% of credit limit used per month over the last 90 days);
 --   declined_transactions, decline_rate_pct (% of all transactions <= as_of); r/f/m scores and
 --   rfm_segment; cluster_id/name; ml_segment_id/name; churn_risk_score (0-100) and category;
---   campaign eligibility flags; profile_updated_date, as_of_date.
+--   lifecycle_stage (New, Active, Cooling, Lapsing, Lost: one answer from recency in typical
+--   purchase gaps, tenure and churn risk, §5.9); campaign eligibility flags;
+--   profile_updated_date, as_of_date.
 -- credit_utilization_pct and decline_rate_pct are exact decimal half-up to 2 places (§5.4; the MOD
 --   form of customer_segments); categories are decided on exact values, never on display columns.
 WITH ratios AS (
@@ -104,6 +107,7 @@ SELECT
          WHEN ch.churn_probability >= 0.70 THEN 'High Risk'
          WHEN ch.churn_probability >= 0.40 THEN 'Medium Risk'
          ELSE 'Low Risk' END AS churn_risk_category,
+    lc.lifecycle_stage,
     CASE WHEN s.customer_segment = 'Declining' OR ch.churn_probability >= 0.70
          THEN TRUE ELSE FALSE END AS eligible_for_retention_campaign,
     CASE WHEN s.customer_segment = 'New & Growing' THEN TRUE ELSE FALSE END
@@ -122,3 +126,4 @@ LEFT JOIN customer_rfm AS r ON r.customer_id = s.customer_id
 LEFT JOIN customer_clusters AS k ON k.customer_id = s.customer_id
 LEFT JOIN ml_segments AS m ON m.customer_id = s.customer_id
 LEFT JOIN churn_scores AS ch ON ch.customer_id = s.customer_id
+LEFT JOIN customer_lifecycle AS lc ON lc.customer_id = s.customer_id

@@ -70,8 +70,8 @@ def test_cdnow_calibration_is_no_longer_one_segment(cdnow: tuple[Path, Callable[
     assert "New & Growing stays empty" in shown.stdout
     rows = {line.split()[0]: line.split() for line in shown.stdout.splitlines()
             if line.startswith(("Declining", "Stable"))}
-    assert rows["Declining"][1:] == ["0", "0", "2066", "8.79"]
-    assert rows["Stable"][2:] == ["23502", "100", "21436", "91.21"]
+    assert rows["Declining"][1:] == ["0", "0.0", "2,066", "8.79"]
+    assert rows["Stable"][2:] == ["23,502", "100.0", "21,436", "91.21"]
     monkeypatch.chdir(tmp_path)
     config = tmp_path / "segengine.toml"
     written = invoke("calibrate", "--as-of", AS_OF, "--write", config=None)

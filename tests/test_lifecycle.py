@@ -25,8 +25,9 @@ def segments(rows: list[tuple[str, int, int]]) -> pl.DataFrame:
 
 
 def scores(rows: dict[str, float | None]) -> pl.DataFrame:
-    return pl.DataFrame({"customer_id": list(rows), "churn_risk_score": list(rows.values())},
-                        schema={"customer_id": pl.String, "churn_risk_score": pl.Float64})
+    """churn_scores from customer_id -> churn_probability."""
+    return pl.DataFrame({"customer_id": list(rows), "churn_probability": list(rows.values())},
+                        schema={"customer_id": pl.String, "churn_probability": pl.Float64})
 
 
 def stages(rows: list[tuple[str, int, int]], risk: dict[str, float | None] | None = None,
@@ -47,14 +48,14 @@ def test_lateness_in_typical_gaps_sets_active_cooling_lapsing_lost() -> None:
 def test_high_churn_risk_cools_an_active_customer_and_loses_one_four_gaps_late() -> None:
     rows = [("a", 5, 24), ("b", 5, 24), ("c", 40, 24), ("d", 41, 24), ("e", 41, 24),
             ("f", 5, 24)]
-    risk = {"a": 69.99, "b": 70.0, "c": 99.0, "d": 70.0, "e": 69.99, "f": None}
+    risk = {"a": 0.69999, "b": 0.70, "c": 0.99, "d": 0.70, "e": 0.69999, "f": None}
     assert stages(rows, risk) == {"a": "Active", "b": "Cooling", "c": "Lapsing", "d": "Lost",
                                   "e": "Lapsing", "f": "Active"}
 
 
 def test_new_customers_under_three_months_unless_lapsing() -> None:
     rows = [("a", 0, 2), ("b", 15, 2), ("c", 0, 3), ("d", 21, 0)]
-    assert stages(rows, {"a": 95.0}) == {"a": "New", "b": "New", "c": "Active", "d": "Lapsing"}
+    assert stages(rows, {"a": 0.95}) == {"a": "New", "b": "New", "c": "Active", "d": "Lapsing"}
 
 
 def test_gap_under_a_day_or_unknown_counts_one_day() -> None:

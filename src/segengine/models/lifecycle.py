@@ -1,16 +1,17 @@
 """Lifecycle stage (design §5.9): one reconciled answer per customer for customer_360_profile.
 
 Inputs: customer_segments (customer_id, tenure_months, last_transaction_date), churn_scores
-(customer_id, churn_risk_score; may be empty) and the portfolio's typical purchase gap
+(customer_id, churn_probability; may be empty) and the portfolio's typical purchase gap
 (models/cadence.py). Output: customer_lifecycle (customer_id, lifecycle_stage), joined into
 customer_360_profile.
 
 The rule, with late = days since the last purchase / the cadence unit (the typical gap, at least
-one day) and risk = churn_risk_score (NULL: not used); the first stage that matches wins:
-1. Lost     late > 8 (eight gaps without a purchase), or late > 4 and risk >= 70
+one day) and risky = High Risk (churn_probability >= 0.70, the band of churn_risk_category; NULL:
+not risky); the first stage that matches wins:
+1. Lost     late > 8 (eight gaps without a purchase), or late > 4 and risky
 2. Lapsing  late > 2
 3. New      tenure_months < 3 (account opened, or first purchase, under three months ago)
-4. Cooling  late > 1, or risk >= 70
+4. Cooling  late > 1, or risky
 5. Active   everyone else: bought within the usual gap and not High Risk
 The cut-offs follow RFM's cadence recency scores (R5 within one gap, R4 within two, R3 within
 four, R2 within eight), so nobody who bought within the typical gap is Lapsing or Lost, and a
@@ -28,8 +29,8 @@ from segengine.models.cadence import cadence_unit_days
 
 STAGES = ("New", "Active", "Cooling", "Lapsing", "Lost")
 """Accepted values of lifecycle_stage."""
-HIGH_RISK = 70.0
-"""churn_risk_score from which a customer is High Risk (design §5.7)."""
+HIGH_RISK = 0.70
+"""churn_probability from which a customer is High Risk (design §5.7, decided unrounded)."""
 NEW_MONTHS = 3
 """A customer with fewer complete months of tenure than this is New (unless lapsing)."""
 LOST_GAPS, LOST_RISKY_GAPS, LAPSING_GAPS, COOLING_GAPS = 8, 4, 2, 1
@@ -41,7 +42,7 @@ CUSTOMER_LIFECYCLE: dict[str, pl.DataType] = {"customer_id": pl.String(),
 
 
 def lifecycle_stage(late: pl.Expr, risk: pl.Expr, tenure_months: pl.Expr) -> pl.Expr:
-    """The stage from lateness in gaps, churn risk (NULL allowed) and tenure, per the rule."""
+    """The stage from lateness in gaps, churn probability (NULL allowed) and tenure."""
     risky = (risk >= HIGH_RISK).fill_null(False)
     return (
         pl.when((late > LOST_GAPS) | ((late > LOST_RISKY_GAPS) & risky)).then(pl.lit("Lost"))
@@ -63,13 +64,13 @@ def customer_lifecycle(segments: pl.DataFrame, churn_scores: pl.DataFrame, *, as
     unit = cadence_unit_days(typical_gap_days)
     recency = (pl.lit(as_of) - pl.col("last_transaction_date")).dt.total_days()
     scores = churn_scores.select(pl.col("customer_id").cast(pl.String),
-                                 pl.col("churn_risk_score").cast(pl.Float64))
+                                 pl.col("churn_probability").cast(pl.Float64))
     return (
         segments.select(pl.col("customer_id").cast(pl.String), "tenure_months",
                         "last_transaction_date")
         .join(scores, on="customer_id", how="left")
         .select("customer_id", lifecycle_stage(recency.cast(pl.Float64) / unit,
-                                               pl.col("churn_risk_score"),
+                                               pl.col("churn_probability"),
                                                pl.col("tenure_months")).alias("lifecycle_stage"))
         .sort("customer_id")
         .cast(CUSTOMER_LIFECYCLE)  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ import polars as pl
 from segengine.config import QualityConfig, SegmentsConfig
 from segengine.models.cadence import typical_gap_days
 from segengine.models.cluster_names import INACTIVITY_NAMES
+from segengine.models.lifecycle import STAGES as LIFECYCLE_STAGES
 from segengine.models.rfm import SEGMENTS as RFM_SEGMENTS
 from segengine.models.segments import SEGMENT_NAMES, rule_violations
 
@@ -48,6 +49,7 @@ ACCEPTED: dict[tuple[str, str], tuple[str | int | None, ...]] = {
     ("customer_rfm", "m_score"): (1, 2, 3, 4, 5),
     ("customer_360_profile", "churn_risk_category"): ("High Risk", "Medium Risk", "Low Risk",
                                                       "Not Scored"),
+    ("customer_360_profile", "lifecycle_stage"): LIFECYCLE_STAGES,
 }
 """Accepted values of every categorical column (None = NULL allowed)."""
 

@@ -99,6 +99,7 @@ SELECT
     THEN 'Medium Risk'
     ELSE 'Low Risk'
   END AS churn_risk_category,
+  lc.lifecycle_stage,
   CASE
     WHEN s.customer_segment = 'Declining' OR ch.churn_probability >= 0.70
     THEN TRUE
@@ -127,3 +128,5 @@ LEFT JOIN ml_segments AS m
   ON m.customer_id = s.customer_id
 LEFT JOIN churn_scores AS ch
   ON ch.customer_id = s.customer_id
+LEFT JOIN customer_lifecycle AS lc
+  ON lc.customer_id = s.customer_id
