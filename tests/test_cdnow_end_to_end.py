@@ -25,13 +25,15 @@ from tests.test_rfm import (
 from segengine.cli import cli
 from segengine.config import SegmentsConfig, load_settings
 from segengine.models.calibrate import BLOCK_START
+from segengine.run.quality import check_labels, errors
 
 AS_OF = "1998-06-30"
 
 
 @pytest.fixture(scope="module")
 def cdnow(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Callable[..., Result]]:
-    """A data dir with CDNOW ingested and run as of 1998-06-30, and an invoker for it."""
+    """A data dir with CDNOW ingested and run as of 1998-06-30, and an invoker for it (the
+    run's stderr is kept in <data>/run-stderr.txt)."""
     data_dir = tmp_path_factory.mktemp("cdnow") / "data"
     runner = CliRunner()
 
@@ -42,6 +44,7 @@ def cdnow(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Callable[...,
     assert invoke("ingest", cdnow_path()).exit_code == 0
     result = invoke("run", "--as-of", AS_OF)
     assert result.exit_code == 0, result.stderr
+    (data_dir / "run-stderr.txt").write_text(result.stderr)
     return data_dir, invoke
 
 
@@ -79,3 +82,21 @@ def test_cdnow_calibration_is_no_longer_one_segment(cdnow: tuple[Path, Callable[
     text = config.read_text()
     assert text.startswith(BLOCK_START) and "# declining_min_prior_spend = 24" in text
     assert load_settings(config_file=config, environ={}).segments == SegmentsConfig()
+
+
+def test_cdnow_labels_mean_what_they_say(cdnow: tuple[Path, Callable[..., Result]]) -> None:
+    """§5.9 on CDNOW (typical gap 79.67 days): every check holds except recency_status, whose
+    fixed 30/60/90-day bands (§5.7) call 1,518 customers who bought 31-79 days ago Recent or
+    At Risk; the gate warns about it and publishes."""
+    data_dir, _ = cdnow
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    profile = con.sql("SELECT * FROM customer_360_profile").pl()
+    con.close()
+    results = check_labels({"customer_360_profile": profile})
+    failing = {r.name: r.failing for r in results if not r.passed}
+    assert failing == {"labels: 1518 customer(s) who bought within the typical gap (79.67 days) "
+                       "have an inactivity recency_status": 1518}
+    assert len(results) == 9  # 4 within-gap labels, 4 Champions/Loyal medians, churn (no Lost)
+    warned = (data_dir / "run-stderr.txt").read_text()
+    assert "warning: labels: 1518 customer(s) who bought within the typical gap" in warned
+    assert errors(results) == []
