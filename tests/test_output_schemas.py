@@ -1,27 +1,30 @@
 """Golden schema of every output table: a column added, dropped, renamed or retyped shows up here.
 
-The golden file is tests/golden/output_schemas.json (table -> [[column, DuckDB type], ...]) as
-published in warehouse.duckdb; regenerate after an intended change with
-`UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_output_schemas.py`, and review the diff:
+The golden file is tests/golden/output_schemas.json (table -> [[column, DuckDB type], ...]). Every
+test here reads the ENGINE's output of a tiny run (warehouse.duckdb and out/<as_of>/*.parquet),
+never only the golden file. Regenerate after an intended change with
+`.venv/bin/python -m pytest --update-golden tests/test_output_schemas.py` and review the diff:
 Snowflake tables created by `segengine push` do not change their columns by themselves.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
 from tests.frames import AS_OF, portfolio, write_lake
+from tests.golden_files import assert_golden
 
 from segengine.config import load_settings
 from segengine.lake.layout import Layout
 from segengine.run.pipeline import run_pipeline
 
 GOLDEN = Path(__file__).parent / "golden" / "output_schemas.json"
+MONEY_COLUMNS = {"lifetime_value", "spend_last_90_days", "spend_prior_90_days", "monetary",
+                 "avg_transaction_value", "monthly_spend"}
 
 
 @pytest.fixture(scope="module")
@@ -47,26 +50,32 @@ def _warehouse_schemas(root: Path) -> dict[str, list[list[str]]]:
 
 def test_output_schemas_match_the_golden_file(published: Path) -> None:
     actual = _warehouse_schemas(published)
-    if os.environ.get("UPDATE_GOLDEN") or not GOLDEN.exists():
-        GOLDEN.write_text(json.dumps(actual, indent=1) + "\n")
-    assert actual == json.loads(GOLDEN.read_text())
+    assert actual, "the run published no tables"
+    assert_golden(GOLDEN, json.dumps(actual, indent=1) + "\n",
+                  test_file="tests/test_output_schemas.py")
 
 
 def test_out_files_carry_the_same_columns_as_the_warehouse(published: Path) -> None:
-    golden = json.loads(GOLDEN.read_text())
+    warehouse = _warehouse_schemas(published)
     out = Layout(published).out_dir(AS_OF)
-    assert {p.stem for p in out.glob("*.parquet")} == set(golden)
-    for table, columns in golden.items():
+    assert {p.stem for p in out.glob("*.parquet")} == set(warehouse)
+    for table, columns in warehouse.items():
         names = pq.read_schema(out / f"{table}.parquet").names
         assert names == [c for c, _ in columns], table
 
 
-def test_every_table_has_as_of_date_and_money_is_exact_decimal() -> None:
-    golden = json.loads(GOLDEN.read_text())
-    for table, columns in golden.items():
+def test_every_table_has_as_of_date_and_money_is_exact_decimal(published: Path) -> None:
+    warehouse = _warehouse_schemas(published)
+    assert len(warehouse) >= 10
+    for table, columns in warehouse.items():
         types = dict(columns)
         assert types.get("as_of_date") == "DATE", table
         for column, dtype in columns:
-            if column in {"lifetime_value", "spend_last_90_days", "spend_prior_90_days",
-                          "monetary", "avg_transaction_value", "monthly_spend"}:
+            if column in MONEY_COLUMNS:
                 assert dtype == "DECIMAL(18,2)", (table, column, dtype)
+    out = Layout(published).out_dir(AS_OF)
+    for path in out.glob("*.parquet"):
+        schema = pq.read_schema(path)
+        assert str(schema.field("as_of_date").type) == "date32[day]", path.name
+        for name in MONEY_COLUMNS & set(schema.names):
+            assert str(schema.field(name).type) == "decimal128(18, 2)", (path.name, name)

@@ -1,18 +1,19 @@
 """Every SQL model stays in the portable subset (§9) and its Snowflake translation is reviewed.
 
 The transpiled Snowflake SQL of each model is kept in tests/golden/snowflake/<model>.sql; after an
-intended change, regenerate with `UPDATE_GOLDEN=1 pytest tests/test_queries.py`.
+intended change, regenerate with `.venv/bin/python -m pytest --update-golden tests/test_queries.py`
+and review the diff.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 import sqlglot
 from sqlglot import exp
+from tests.golden_files import assert_golden
 
 from segengine.run.queries import load_sql, model_names, parameters_of, queries_dir
 from segengine.sync.translate import snowflake_sql
@@ -63,13 +64,7 @@ def test_model_uses_no_duckdb_only_construct(name: str) -> None:
 @pytest.mark.parametrize("name", MODELS)
 def test_model_transpiles_to_snowflake_as_in_golden_file(name: str) -> None:
     sql = snowflake_sql(name)  # parameters as session variables: $as_of, set with SET
-    golden = GOLDEN / f"{name}.sql"
-    if os.environ.get("UPDATE_GOLDEN") or not golden.exists():
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(sql)
-        if not os.environ.get("UPDATE_GOLDEN"):
-            pytest.fail(f"golden file {golden} was missing and has been written; review it")
-    assert sql == golden.read_text()
+    assert_golden(GOLDEN / f"{name}.sql", sql, test_file="tests/test_queries.py")
 
 
 def test_duckdb_only_detector_catches_known_constructs() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 import pytest
+from tests import golden_files
 
 from segengine.config import Settings, SnowflakeConfig, SnowflakeSource, SnowflakeTarget
 from segengine.errors import ConfigError, DataError, TerminalSyncError, TransientSyncError
@@ -24,17 +25,8 @@ AS_OF = date(2025, 10, 31)
 
 
 def assert_golden(name: str, text: str) -> None:
-    """Compare with tests/golden/sync/<name>. Updating is explicit, never a side effect:
-    `UPDATE_GOLDEN=1 pytest tests/test_sync_sql.py` rewrites the files (then review the diff)."""
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        return
-    if not path.exists():
-        pytest.fail(f"golden file {path} is missing; create it with "
-                    "`UPDATE_GOLDEN=1 pytest tests/test_sync_sql.py` and review it")
-    assert text == path.read_text()
+    """Compare with tests/golden/sync/<name> (tests/golden_files.py: --update-golden rewrites)."""
+    golden_files.assert_golden(GOLDEN / name, text, test_file="tests/test_sync_sql.py")
 
 
 def write_outputs(root: Path) -> Layout:
