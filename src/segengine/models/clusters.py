@@ -154,9 +154,11 @@ def _choose(x: np.ndarray, sample: np.ndarray, k: int | None,
         scores = list(silhouettes(xs, [f.labels_ for f in fits]))
     best = max(range(len(fits)), key=lambda j: (scores[j] or -2.0, -candidates[j]))
     model, silhouette = fits[best], scores[best]
-    if len(sample) < len(x):  # Lloyd iterations on everyone, from the sample's centroids
+    if len(sample) < len(x):  # Lloyd iterations on everyone, from the sample's centroids,
+        # to convergence (tol=0: until no label changes); the default tolerance stopped after
+        # 2-5 iterations with labels still moving, so the split depended on the sample
         model = KMeans(n_clusters=candidates[best], init=model.cluster_centers_, n_init=1,
-                       random_state=seed).fit(x)
+                       random_state=seed, tol=0.0).fit(x)
         silhouette = None
     if silhouette is None and 2 <= candidates[best] < len(sample):
         silhouette = silhouettes(xs, [np.asarray(model.labels_)[sample]])[0]
