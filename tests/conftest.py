@@ -51,6 +51,20 @@ def _no_segengine_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+@pytest.fixture(scope="session")
+def published_portfolio(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory after `run` on tests.frames.portfolio(); tests only READ it (copy the
+    warehouse before writing to it)."""
+    from tests.frames import portfolio, write_lake
+
+    from segengine.config import load_settings
+    from segengine.run.pipeline import run_pipeline
+
+    root = write_lake(tmp_path_factory.mktemp("portfolio") / "data", *portfolio())
+    run_pipeline(load_settings({"paths.data_dir": str(root)}, environ={}))
+    return root
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     """An empty data directory for one test."""

@@ -15,12 +15,10 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from tests.frames import AS_OF, portfolio, write_lake
+from tests.frames import AS_OF
 from tests.golden_files import assert_golden
 
-from segengine.config import load_settings
 from segengine.lake.layout import Layout
-from segengine.run.pipeline import run_pipeline
 
 GOLDEN = Path(__file__).parent / "golden" / "output_schemas.json"
 MONEY_COLUMNS = {"lifetime_value", "spend_last_90_days", "spend_prior_90_days", "monetary",
@@ -28,10 +26,8 @@ MONEY_COLUMNS = {"lifetime_value", "spend_last_90_days", "spend_prior_90_days", 
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = write_lake(tmp_path_factory.mktemp("schemas") / "data", *portfolio())
-    run_pipeline(load_settings({"paths.data_dir": str(root)}, environ={}))
-    return root
+def published(published_portfolio: Path) -> Path:
+    return published_portfolio
 
 
 def _warehouse_schemas(root: Path) -> dict[str, list[list[str]]]:

@@ -25,10 +25,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from tests.frames import portfolio, write_lake
-
-from segengine.config import load_settings
-from segengine.run.pipeline import run_pipeline
 
 REFERENCE = Path(os.environ.get("SEGENGINE_REFERENCE_DIR")
                  or Path(__file__).resolve().parents[2] / "shared" / "reference")
@@ -82,11 +78,9 @@ STATEMENTS = _statements()
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = write_lake(tmp_path_factory.mktemp("ref") / "data", *portfolio())
-    run_pipeline(load_settings({"paths.data_dir": str(root)}, environ={}))
-    copy = root.parent / "copy.duckdb"
-    shutil.copy(root / "warehouse.duckdb", copy)
+def warehouse(published_portfolio: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    copy = tmp_path_factory.mktemp("ref") / "copy.duckdb"
+    shutil.copy(published_portfolio / "warehouse.duckdb", copy)
     return copy
 
 

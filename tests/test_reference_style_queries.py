@@ -22,10 +22,6 @@ from typing import Any
 
 import duckdb
 import pytest
-from tests.frames import portfolio, write_lake
-
-from segengine.config import load_settings
-from segengine.run.pipeline import run_pipeline
 
 QUERIES = Path(__file__).parent / "data" / "reference_style_queries.sql"
 D = Decimal
@@ -93,10 +89,8 @@ QUERY_TEXT = _queries()
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = write_lake(tmp_path_factory.mktemp("style") / "data", *portfolio())
-    run_pipeline(load_settings({"paths.data_dir": str(root)}, environ={}))
-    return root / "warehouse.duckdb"
+def warehouse(published_portfolio: Path) -> Path:
+    return published_portfolio / "warehouse.duckdb"
 
 
 def _same(actual: Any, expected: Any) -> bool:
