@@ -152,7 +152,6 @@ def copy_repo(root: Path, dest: Path) -> None:
 
 def run_tests(copy: Path, tests: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": f"{copy / 'src'}{os.pathsep}{copy}"}
-    env.pop("UPDATE_GOLDEN", None)
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
                            "--no-header", *tests], cwd=copy, env=env, capture_output=True,
                           text=True, timeout=900)
