@@ -11,6 +11,7 @@ FAIL. The check itself fails when:
 Usage (from the repository root):
     .venv/bin/python benchmarks/mutation_check.py              # every mutation
     .venv/bin/python benchmarks/mutation_check.py --list       # names and files
+    .venv/bin/python benchmarks/mutation_check.py --patterns   # do the patterns still apply?
     .venv/bin/python benchmarks/mutation_check.py --only NAME [--only NAME ...]
 
 Adding a mutation: append a `Mutation` to MUTATIONS with a short name, the file (relative to the
@@ -173,25 +174,36 @@ class Outcome:
     ok: bool = field(default=False)
 
 
-def apply(path: Path, mutation: Mutation) -> str | None:
-    """Apply the replacements; the error text if a pattern does not occur `count` times."""
+def apply(root: Path, mutation: Mutation) -> str | None:
+    """Apply the replacements under root; the problem if a pattern no longer applies."""
+    problem = pattern_problem(root, mutation)
+    if problem:
+        return problem
+    path = root / mutation.file
     text = path.read_text()
     for old, new in mutation.replacements:
-        found = text.count(old)
-        if found != mutation.count:
-            return (f"{mutation.file}: expected {mutation.count} occurrence(s) of {old!r}, "
-                    f"found {found}; the code moved: update this mutation's pattern")
         text = text.replace(old, new)
     path.write_text(text)
     return None
 
 
+def pattern_problem(root: Path, mutation: Mutation) -> str | None:
+    """Why the mutation no longer applies to the files under root (None if it does)."""
+    path = root / mutation.file
+    if not path.is_file():
+        return f"{mutation.file} does not exist"
+    text = path.read_text()
+    for old, _ in mutation.replacements:
+        if text.count(old) != mutation.count:
+            return (f"{mutation.file}: expected {mutation.count} occurrence(s) of {old!r}, "
+                    f"found {text.count(old)}; the code moved: update this mutation's pattern")
+    return None
+
+
 def check(copy: Path, mutation: Mutation) -> Outcome:
     path = copy / mutation.file
-    if not path.is_file():
-        return Outcome(mutation, "PATTERN MISSING", f"{mutation.file} does not exist")
-    original = path.read_text()
-    problem = apply(path, mutation)
+    original = path.read_text() if path.is_file() else ""
+    problem = apply(copy, mutation)
     if problem:
         return Outcome(mutation, "PATTERN MISSING", problem)
     start = time.perf_counter()
@@ -218,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", action="append", default=[], metavar="NAME")
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--patterns", action="store_true",
+                        help="only check that every pattern still applies (no tests run)")
     args = parser.parse_args(argv)
     chosen = [m for m in MUTATIONS if not args.only or m.name in args.only]
     unknown = set(args.only) - {m.name for m in MUTATIONS}
@@ -228,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
         for m in MUTATIONS:
             print(f"{m.name:<42} {m.file}  -> {' '.join(m.tests)}")
         return 0
+    if args.patterns:
+        problems = [f"{m.name}: {p}" for m in chosen if (p := pattern_problem(ROOT, m))]
+        print("\n".join(problems) or f"all {len(chosen)} patterns apply")
+        return 1 if problems else 0
     with tempfile.TemporaryDirectory(prefix="segengine-mutants-") as tmp:
         copy = Path(tmp) / "repo"
         copy_repo(ROOT, copy)
