@@ -55,16 +55,18 @@ class Mutation:
 
 GATE = "tests/test_quality.py"
 PROFILE = "tests/test_profile.py"
-PUBLISH = ("tests/test_pipeline.py",)
+PUBLISH = ("tests/test_publish.py",)
 
 MUTATIONS: list[Mutation] = [
     # --- the issue 17 table -------------------------------------------------------------------
-    Mutation("publish-without-transaction", "src/segengine/run/publish.py",
-             (('        con.execute("BEGIN TRANSACTION")\n', ""),
-              ('        con.execute("COMMIT")\n', "")),
-             PUBLISH, expect_caught=False,
-             note="issue 17 item 1 (publish engineer): crash tests compare row counts of the "
-                  "same data; atomicity on content is being added on their branch"),
+    # The warehouse publish is now a version switch (one atomic rename, publish.py): the
+    # analogue of "no BEGIN/COMMIT" is committing before the last crash point.
+    Mutation("publish-commits-before-the-crash-point", "src/segengine/run/publish.py",
+             (('        fault("before-commit")\n'
+               '        switch_to(layout, version)  # THE COMMIT\n',
+               '        switch_to(layout, version)  # THE COMMIT\n'
+               '        fault("before-commit")\n'),),
+             PUBLISH),
     Mutation("gate-without-reconciliation", "src/segengine/run/quality.py",
              (("        results += check_reconciliation(tables, recomputed)\n",
                "        results += []\n"),),
@@ -74,12 +76,12 @@ MUTATIONS: list[Mutation] = [
                "    results = []\n"),),
              (GATE,)),
     Mutation("content-hash-constant", "src/segengine/run/publish.py",
-             (("    digest.update(stable.hash_rows(seed=0).to_numpy().tobytes())\n"
-               "    return digest.hexdigest()\n",
+             (("    digest.update(str(stable.height).encode())\n    return digest.hexdigest()\n",
                "    return '0' * 64\n"),),
-             PUBLISH, expect_caught=False,
-             note="issue 17 item 3 (publish engineer): only 'equal inputs, equal hashes' is "
-                  "tested on this branch"),
+             PUBLISH),
+    Mutation("content-hash-ignores-values", "src/segengine/run/publish.py",
+             (("        digest.update(rows.tobytes())\n", ""),),
+             PUBLISH),
     Mutation("360-high-risk-strictly-above-70", "queries/customer_360_profile.sql",
              (("WHEN ch.churn_probability >= 0.70 THEN 'High Risk'",
                "WHEN ch.churn_probability > 0.70 THEN 'High Risk'"),),
