@@ -22,7 +22,8 @@
 -- Display rounding (§5.4) is exact decimal half-up, the same in DuckDB and Snowflake:
 --   an average n/d to cents is sign(n) * floor((2|n| + d) / 2d) hundredths, written with MOD so
 --   the division is exact ((m - MOD(m, k)) / k is an integer); a stddev sqrt(A/N) to cents is
---   the double estimate c0 corrected by +-1 with exact comparisons ((2c0 -+ 1)^2 * N vs 4A);
+--   the double estimate c0 corrected by +-1 with exact comparisons ((2c0 -+ 1)^2 * N vs 4A; never
+--   below 0: equal amounts have stddev 0.00);
 --   the median is taken over DECIMAL(18, 3), where the midpoint of two cents is exact.
 WITH txn AS (
     SELECT
@@ -143,7 +144,8 @@ SELECT
     CAST(CAST(ROUND((avg_m - MOD(avg_m, avg_k)) / avg_k) AS DECIMAL(38, 0)) * 0.01
          AS DECIMAL(18, 2)) AS avg_transaction_value,
     CAST((sd_c0
-          - CASE WHEN (2 * sd_c0 - 1) * (2 * sd_c0 - 1) * var_n > 40000 * var_a THEN 1 ELSE 0 END
+          - CASE WHEN sd_c0 > 0 AND (2 * sd_c0 - 1) * (2 * sd_c0 - 1) * var_n > 40000 * var_a
+                 THEN 1 ELSE 0 END
           + CASE WHEN (2 * sd_c0 + 1) * (2 * sd_c0 + 1) * var_n <= 40000 * var_a THEN 1 ELSE 0 END)
          * 0.01 AS DECIMAL(18, 2)) AS transaction_value_stddev,
     CAST(min_transaction_value AS DECIMAL(18, 2)) AS min_transaction_value,
@@ -168,7 +170,8 @@ SELECT
                                   / NULLIF(s_avg_k, 0)) AS DECIMAL(38, 0))
                    * 0.01 AS DECIMAL(18, 2)) END AS s_avg_transaction_value,
     CAST((s_sd_c0
-          - CASE WHEN (2 * s_sd_c0 - 1) * (2 * s_sd_c0 - 1) * s_var_n > 40000 * s_var_a
+          - CASE WHEN s_sd_c0 > 0
+                  AND (2 * s_sd_c0 - 1) * (2 * s_sd_c0 - 1) * s_var_n > 40000 * s_var_a
                  THEN 1 ELSE 0 END
           + CASE WHEN (2 * s_sd_c0 + 1) * (2 * s_sd_c0 + 1) * s_var_n <= 40000 * s_var_a
                  THEN 1 ELSE 0 END)

@@ -104,6 +104,24 @@ def test_stddev_of_49_9995_displays_50_00_and_is_consistent() -> None:
                                                                            "Consistent")
 
 
+def test_equal_amounts_have_stddev_0_00_never_below_zero() -> None:
+    import duckdb
+
+    from segengine.config import Settings
+    from segengine.lake.schemas import CUSTOMERS, TRANSACTIONS
+    from segengine.run.pipeline import date_params
+    from segengine.run.queries import register_frames, run_model
+
+    rows = [tx("A", AS_OF - D(days), "7.00") for days in (0, 0, 0, 100, 100)]
+    t = compute(rows)
+    assert row(t, "metric_avg_transaction_value", "A")["transaction_value_stddev"] == money("0.00")
+    con = duckdb.connect()  # the churn features as of S = as_of - 90 use the same correction
+    register_frames(con, {"transactions": pl.DataFrame(rows, schema=TRANSACTIONS, orient="row"),
+                          "customers": pl.DataFrame(schema=CUSTOMERS)})
+    activity = run_model(con, "customer_activity", date_params(AS_OF, Settings()))
+    assert activity.row(0, named=True)["s_transaction_value_stddev"] == money("0.00")
+
+
 def test_stddev_exactly_50_is_moderate_and_199_999_is_moderate() -> None:
     rows = [tx("E", AS_OF, a) for a in ("50.00", "100.00", "150.00")]  # exactly 50
     rows += [tx("F", AS_OF, "1.00"), tx("F", AS_OF, "283.84")]  # 282.84 / sqrt(2) = 199.999

@@ -70,11 +70,8 @@ EXPECTED: dict[str, list[tuple[Any, ...]]] = {
                          D("0.83"), 1, D("33.33"))],
 }
 PARAMS = {"customer_lookup": {"customer_id": "D0"}}
-KNOWN_BUGS = {
-    # customer_activity.sql's exact stddev correction steps below zero when every amount is
-    # equal (c0 = 0: (2*0 - 1)^2 * N > 0 = 40000 * A), so S's stddev shows -0.01, not 0.00.
-    # Strict: the day the SQL is fixed this XPASSes and fails, so remove the entry then.
-    "atv_consistency": "zero-variance stddev displays -0.01 (queries/customer_activity.sql)",
+KNOWN_BUGS: dict[str, str] = {
+    # query name -> why it is expected to fail (strict: a fix XPASSes and fails; remove it then)
 }
 
 
