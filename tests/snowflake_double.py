@@ -5,6 +5,9 @@ fakesnow runs each statement on DuckDB, so in server mode (with AUTOCOMMIT on):
 - a transaction holds no table locks: a second writer fails at once with a DuckDB conflict
   instead of waiting for LOCK_TIMEOUT seconds;
 - CURRENT_TRANSACTION() and SYSTEM$ABORT_TRANSACTION() do not exist;
+- MEDIAN(<NUMBER>) is computed on DOUBLE (fakesnow casts its argument), while Snowflake returns
+  an exact NUMBER (scale + 3: docs.snowflake.com sql-reference/functions/median, the median of
+  integers 1, 3, 10, 1, 3 is 3.000), so a half-cent midpoint could round the other way;
 - nothing records what the client sent.
 This module adds exactly those, following Snowflake's documented behaviour
 (docs.snowflake.com: sql-reference/transactions, system_abort_transaction, parameters#lock-timeout),
@@ -98,6 +101,28 @@ class Semantics:
 
 
 SEMANTICS = Semantics()
+
+
+def _exact_median(sql: str) -> str | None:
+    """`sql` with MEDIAN(x) as PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY x), which fakesnow
+    computes on the exact type (Snowflake's MEDIAN of a NUMBER is exact); None: no MEDIAN."""
+    if "MEDIAN" not in sql.upper():
+        return None
+    try:
+        tree = sqlglot.parse_one(sql, read="snowflake")
+    except sqlglot.errors.ParseError:
+        return None
+    if tree.find(exp.Median) is None:
+        return None
+
+    def exact(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Median):
+            return exp.WithinGroup(this=exp.PercentileCont(this=exp.Literal.number("0.5")),
+                                   expression=exp.Order(expressions=[exp.Ordered(
+                                       this=node.this, nulls_first=False)]))
+        return node
+
+    return tree.transform(exact).sql(dialect="snowflake")
 
 
 def _table_key(sql: str, conn: Any) -> str | None:
@@ -205,6 +230,8 @@ def wrap(app_module: Any, semantics: Semantics = SEMANTICS) -> Starlette:
         if conn is None:
             return await original_query(request)
         txn = semantics.transaction_of(token)
+        if not body.get("bindings") and (median := _exact_median(sql)) is not None:
+            _replace_sql(request, body, median)
         if (match := _ABORT.match(sql)) is not None:
             _replace_sql(request, body, f"SELECT '{abort(int(match.group(1)))}'")
         elif _CURRENT.match(sql):

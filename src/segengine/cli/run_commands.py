@@ -49,14 +49,34 @@ def where_results_are(app: AppContext, as_of: date, manifest: str) -> list[str]:
               help="External ML segmentation CSV (customer_id, segment_id, segment_name).")
 @click.option("--allow-stale-lake", is_flag=True,
               help="Allow an --as-of after the lake's last transaction date.")
+@click.option("--engine", type=click.Choice(["local", "snowflake"]), default="local",
+              show_default=True, help="Where the models run: DuckDB over the lake, or inside "
+              "Snowflake over [snowflake.source], published to [snowflake.target].")
+@click.option("--dry-run", is_flag=True,
+              help="With --engine snowflake: print every statement of the run; create nothing.")
+@click.option("--connection", metavar="NAME",
+              help="With --engine snowflake: connection in Snowflake's connections.toml.")
 @pass_app
 @error_boundary
 def run(app: AppContext, as_of: date | None, segments_file: str | None,
-        allow_stale_lake: bool = False) -> None:
+        allow_stale_lake: bool = False, engine: str = "local", dry_run: bool = False,
+        connection: str | None = None) -> None:
     """Compute every output table as of a date and publish warehouse, out/ and the manifest.
+
+    With --engine snowflake the same models run inside Snowflake instead (only customer-grain
+    rows leave it) and the tables are published to [snowflake.target].
 
     Example: segengine run --as-of 2025-10-31
     """
+    if engine == "snowflake":
+        from segengine.cli.sync_commands import do_engine_run
+
+        do_engine_run(app, app.settings(**{"snowflake.connection": connection}), as_of=as_of,
+                      segments_file=segments_file, allow_stale_lake=allow_stale_lake,
+                      dry_run=dry_run)
+        return
+    if dry_run or connection:
+        raise click.UsageError("--dry-run and --connection need --engine snowflake")
     from segengine.run.pipeline import run_pipeline
 
     with Steps("run", quiet=app.verbosity < 0) as steps:

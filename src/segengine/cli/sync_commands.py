@@ -42,6 +42,34 @@ def _session(app: AppContext, settings: Settings) -> Any:
     return session
 
 
+def do_engine_run(app: AppContext, settings: Settings, *, as_of: date | None,
+                  segments_file: str | None, allow_stale_lake: bool, dry_run: bool) -> None:
+    """`run --engine snowflake`: every model inside Snowflake (or, with dry_run, the plan)."""
+    from segengine.sync import engine
+
+    session = _session(app, settings)
+    now = datetime.now(UTC)
+    segments = segments_file or settings.ml.segments_file or None
+    try:
+        if dry_run:
+            click.echo(engine.dry_run(session, settings, as_of=as_of, now=now,
+                                      segments_file=segments is not None), nl=False)
+            return
+        with data_dir_lock(Layout(settings.data_dir), "run"):
+            result, path = engine.run(session, settings, as_of=as_of, now=now,
+                                      segments_file=segments, log=app.info,
+                                      allow_stale_lake=allow_stale_lake)
+    finally:
+        session.close()
+    for warning in result.warnings:
+        app.info(f"  warning: {warning}")
+    for table, rows in result.row_counts.items():
+        click.echo(f"{table:<32} {rows:>10,} rows")
+    fetched = sum(int(f["rows"]) for f in result.fetched)
+    click.echo(f"published {len(result.row_counts)} table(s) as of {result.as_of.isoformat()} "
+               f"inside Snowflake; {fetched:,} customer-grain rows fetched; manifest {path}")
+
+
 def _tables(values: tuple[str, ...]) -> list[str] | None:
     names = [t.strip() for v in values for t in v.split(",") if t.strip()]
     return names or None

@@ -24,7 +24,9 @@ SEGMENT_NAMES = (
 )
 """Segment names in rule priority order (the order is fixed; thresholds are configurable)."""
 
-_TOL = 0.005  # half a unit of the 2-decimal display columns
+DISPLAY_TOLERANCE = 0.005
+"""Half a unit of the 2-decimal display columns (the rule re-test's benefit of rounding)."""
+_TOL = DISPLAY_TOLERANCE
 
 
 def segment_params(config: SegmentsConfig) -> dict[str, Any]:

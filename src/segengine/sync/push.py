@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -155,19 +155,25 @@ def _load_table(session: Session, plan: PushPlan, load: TableLoad) -> list[str]:
 
 
 def _publish(session: Session, plan: PushPlan) -> list[str]:
-    """BEGIN; DELETE/INSERT every table; COMMIT - or ROLLBACK, leaving the previous contents.
-
-    On ANY exception (also Ctrl-C) the transaction is rolled back before anything else runs on
-    the session: Snowflake commits an open transaction before every DDL statement, so the
-    cleanup's DROP TABLE would otherwise publish a table deleted but not yet re-inserted.
-    A retry after a dropped connection first aborts the transaction the old connection left
-    open (it keeps its locks until aborted).
-    """
-    start = len(session.executed)
-    rows = {load.table: load.rows for load in plan.loads}
-    session.abort_detached()
+    """BEGIN; DELETE/INSERT every table; COMMIT (see publish_transaction)."""
     body = sql.publish_body(plan.loads, database=plan.database, schema=plan.schema,
                             stage=plan.stage, as_of=plan.as_of)
+    return publish_transaction(session, body, {load.table: load.rows for load in plan.loads})
+
+
+def publish_transaction(session: Session, body: Sequence[Statement],
+                        rows: Mapping[str, int]) -> list[str]:
+    """BEGIN; the DELETE/INSERT statements; COMMIT - or ROLLBACK, leaving the previous contents.
+    Each `insert <table>` must write rows[table] rows. Returns the query ids.
+
+    On ANY exception (also Ctrl-C) the transaction is rolled back before anything else runs on
+    the session: Snowflake commits an open transaction before every DDL statement, so a
+    cleanup's DROP TABLE would otherwise publish a table deleted but not yet re-inserted.
+    A retry after a dropped connection first aborts the transaction the old connection left
+    open (it keeps its locks until aborted). Shared by push and `run --engine snowflake`.
+    """
+    start = len(session.executed)
+    session.abort_detached()
     try:
         session.begin()
         for stmt in body:
@@ -176,7 +182,7 @@ def _publish(session: Session, plan: PushPlan) -> list[str]:
             if stmt.purpose.startswith("insert ") and cur.rowcount not in (None, rows[table]):
                 raise TerminalSyncError(
                     f"INSERT into {table} wrote {cur.rowcount} rows, expected {rows[table]}; "
-                    "rolled back, the previous contents are intact. Rerun the push")
+                    "rolled back, the previous contents are intact. Rerun")
         session.end_transaction(sql.COMMIT)
     except BaseException:
         session.rollback()

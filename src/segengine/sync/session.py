@@ -39,13 +39,30 @@ class Session:
     journal: Callable[[str | None], None] | None = None
     """Told the id of each transaction right after BEGIN and None once it ended, so a later
     process can abort it if this one dies in between."""
+    setup: list[Statement] = field(default_factory=list)
+    """Run on every new connection before anything else (e.g. the session variables a
+    `run --engine snowflake` relies on, lost when a dropped connection is replaced)."""
     _conn: Any = None
 
     def connection(self) -> Any:
-        """The open connection, connecting first if needed."""
+        """The open connection, connecting (and running `setup` on it) first if needed."""
         if self._conn is None:
-            self._conn = self.connector(self.params)
+            conn = self.connector(self.params)
+            try:
+                for stmt in self.setup:
+                    conn.cursor().execute(stmt.sql, stmt.params or None)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    conn.close()
+                raise
+            self._conn = conn
         return self._conn
+
+    def add_setup(self, statements: list[Statement]) -> None:
+        """Run `statements` now and again on every later connection."""
+        for stmt in statements:
+            self.execute(stmt)
+        self.setup.extend(statements)
 
     def execute(self, stmt: Statement) -> Any:
         """Run one statement with its bound parameters; return the cursor."""

@@ -9,8 +9,9 @@ SQL text.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlglot
@@ -29,13 +30,59 @@ def _as_session_variable(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def snowflake_sql(name: str) -> str:
+@functools.cache
+def relations_read(name: str) -> tuple[str, ...]:
+    """Tables and earlier models queries/<name>.sql reads (its CTEs excluded), sorted."""
+    tree = sqlglot.parse_one(_COMMENT.sub("", load_sql(name)), read="duckdb")
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    return tuple(sorted({t.name.lower() for t in tree.find_all(exp.Table)} - ctes))
+
+
+@functools.cache
+def model_columns(name: str) -> tuple[str, ...]:
+    """Output columns of queries/<name>.sql (its final SELECT), in order."""
+    tree = sqlglot.parse_one(_COMMENT.sub("", load_sql(name)), read="duckdb")
+    if not isinstance(tree, exp.Query):
+        raise QueryError(f"model queries/{name}.sql is not one SELECT")
+    columns = [c.lower() for c in tree.named_selects]
+    if "*" in columns:
+        raise QueryError(f"model queries/{name}.sql must name its output columns (no `*` in "
+                         "the final SELECT), so the run and its plan know them")
+    return tuple(columns)
+
+
+def _relations_renamed(tree: exp.Expression, name: str,
+                       relations: Mapping[str, str]) -> Callable[[exp.Expression], exp.Expression]:
+    """A transform putting each relation's qualified table in its place (aliased by the model's
+    own name, so `customer_segments.*` keeps working); an unknown relation is an error."""
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+
+    def rename(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.Table) or node.name.lower() in ctes:
+            return node
+        qualified = relations.get(node.name.lower())
+        if qualified is None:
+            raise QueryError(f"model queries/{name}.sql reads {node.name}, which this run does "
+                             f"not provide (known: {', '.join(sorted(relations))})")
+        table = exp.to_table(qualified, dialect="snowflake")
+        table.set("alias", node.args.get("alias") or exp.TableAlias(
+            this=exp.to_identifier(node.name)))
+        return table
+
+    return rename
+
+
+def snowflake_sql(name: str, relations: Mapping[str, str] | None = None) -> str:
     """queries/<name>.sql in Snowflake's dialect, parameters read from session variables.
 
+    With `relations` (relation name -> qualified Snowflake table, validated and quoted by the
+    caller), every table the model reads is replaced by its qualified table.
     Raises QueryError when sqlglot cannot translate a construct (the portable subset, §9)."""
     code = _COMMENT.sub("", load_sql(name))
     try:
         tree = sqlglot.parse_one(code, read="duckdb").transform(_as_session_variable)
+        if relations is not None:
+            tree = tree.transform(_relations_renamed(tree, name, relations))
         return tree.sql(dialect="snowflake", pretty=True,
                         unsupported_level=sqlglot.ErrorLevel.RAISE) + "\n"
     except sqlglot.errors.SqlglotError as exc:
