@@ -120,15 +120,28 @@ class RunPlan:
         return engine_sql.columns_of(step.outputs[table], table=table)
 
     def upload_statements(self, step: PythonStep, table: str) -> list[Statement]:
+        """The typed run table, then (unless the step reads nothing, so writes nothing) PUT,
+        COPY and the loaded-row count."""
         columns = self.output_columns(step, table)
-        if not step.fetch and not step.uses:  # nothing in, so nothing out: an empty table
+        if not step.fetch and not step.uses:
             return [engine_sql.create_statement(self.names, table, columns)]
         return engine_sql.upload_statements(self.names, table, self.tmp / f"{table}.parquet",
                                              columns)
 
+    def stage_statement(self) -> Statement:
+        """The run's temporary stage (created again on a new connection: it is the session's)."""
+        return engine_sql.stage_statement(self.names)
+
+    def count_statement(self) -> Statement:
+        """Rows of every run table a step or the publish reads from."""
+        return engine_sql.row_counts_statement(self.names, self.run_tables())
+
+    def model_statement(self, step: ModelStep) -> Statement:
+        return engine_sql.model_statement(self.names, step.model, step.reads)
+
     def step_items(self, step: Step) -> list[Item]:
         if isinstance(step, ModelStep):
-            return [engine_sql.model_statement(self.names, step.model, step.reads)]
+            return [self.model_statement(step)]
         items: list[Item] = [self.fetch_statement(f) for f in step.fetch]
         items.append(Note(f"python: {step.name} -> {', '.join(step.outputs)}"))
         for table in step.outputs:
@@ -199,10 +212,10 @@ class RunPlan:
         items.append(self.last_date_statement())
         if not given:
             items.append(Note(f"as_of: the latest valid transaction date above ({as_of})"))
-        items += self.variables(as_of)
+        items += [*self.variables(as_of), self.stage_statement()]
         for step in self.steps:
             items += self.step_items(step)
-        items += self.gate_statements()
+        items += [self.count_statement(), *self.gate_statements()]
         items += [engine_sql.run_columns_select(n), engine_sql.target_columns_select(n),
                   Note("then CREATE TABLE IF NOT EXISTS each missing published table with its "
                        "run table's columns, typed as push types them")]

@@ -175,13 +175,20 @@ def _own_reasons(checks: Sequence[tuple[str, str]]) -> str:
     return "(" + " OR ".join(f"r_{name}" for name, _ in checks) + ")"
 
 
-def _checked(mapped_sql: str, typed_sql: str, checks: Sequence[tuple[str, str]],
+def _checked(mapped_sql: str, typed_sql: Sequence[str], checks: Sequence[tuple[str, str]],
              duplicates: tuple[str, str], reasons: Sequence[str], source: str) -> str:
+    """mapped -> typed (one CTE per entry of `typed_sql`, each reading the one before) ->
+    flagged (a boolean per reason) -> ranked/checked (duplicates) -> reject_reason."""
     flags = ",\n    ".join(f"COALESCE({cond}, FALSE) AS r_{name}" for name, cond in checks)
     own = _own_reasons(checks)
     windows, duplicate_flags = duplicates
-    return (f"WITH mapped AS (\n  SELECT\n    {mapped_sql}\n  FROM {source}\n), typed AS (\n"
-            f"  SELECT mapped.*,\n    {typed_sql}\n  FROM mapped\n), flagged AS (\n"
+    typed, before = [], "mapped"
+    for i, text in enumerate(typed_sql, start=1):
+        name = f"typed{i}" if i < len(typed_sql) else "typed"
+        typed.append(f"{name} AS (\n  SELECT {before}.*,\n    {text}\n  FROM {before}\n)")
+        before = name
+    return (f"WITH mapped AS (\n  SELECT\n    {mapped_sql}\n  FROM {source}\n), "
+            f"{', '.join(typed)}, flagged AS (\n"
             f"  SELECT typed.*,\n    {flags}\n  FROM typed\n), ranked AS (\n"
             f"  SELECT flagged.*, {own} AS has_reason,\n        {windows}\n  FROM flagged\n"
             f"), checked AS (\n  SELECT ranked.*,\n    {duplicate_flags}\n  FROM ranked\n)\n"
@@ -213,13 +220,10 @@ def transactions_select(table: SourceTable, mapped: Mapping[str, Mapped], *, dat
         f"{_text_of(mapped, 'channel')} AS channel",
         f"{status} AS status",
     ]
-    typed = ("TRY_CAST(raw_amount AS NUMBER(38, 10)) AS wide,\n"
-             "    TRY_CAST(raw_amount AS DOUBLE) IS NOT NULL AS is_number,\n"
-             "    CASE WHEN TRY_CAST(raw_amount AS NUMBER(38, 10)) "
-             "= ROUND(TRY_CAST(raw_amount AS NUMBER(38, 10)), 2)\n"
-             "          AND ABS(TRY_CAST(raw_amount AS NUMBER(38, 10))) < 10000000000\n"
-             "         THEN CAST(TRY_CAST(raw_amount AS NUMBER(38, 10)) AS NUMBER(12, 2))\n"
-             "    END AS transaction_amount")
+    typed = ["TRY_CAST(raw_amount AS NUMBER(38, 10)) AS wide,\n"
+             "    TRY_CAST(raw_amount AS DOUBLE) IS NOT NULL AS is_number",
+             "CASE WHEN wide = ROUND(wide, 2) AND ABS(wide) < 10000000000\n"
+             "         THEN CAST(wide AS NUMBER(12, 2)) END AS transaction_amount"]
     checks = [
         ("null_customer_id", "customer_id IS NULL"),
         ("null_transaction_date", "transaction_date IS NULL"),
@@ -250,23 +254,26 @@ def customers_select(table: SourceTable, mapped: Mapping[str, Mapped]) -> Statem
                 f"{_text_of(mapped, 'account_open_date')} AS raw_account_open_date"]
     opened = mapped.get("account_open_date")
     if opened is None:
-        date_sql = "CAST(NULL AS DATE)"
+        opened_sql = "CAST(NULL AS DATE)"
     elif opened.column_type in DATE_TYPES or opened.column_type is None:
-        date_sql = f"TO_DATE({opened.sql})"  # a date, timestamp or expression (as pull reads)
+        opened_sql = f"TO_DATE({opened.sql})"  # a date, timestamp or expression (as pull reads)
     else:
-        date_sql = "TRY_TO_DATE(raw_account_open_date)"
-    columns.append(f"{date_sql} AS account_open_date")
-    cents = "(TRY_CAST(raw_credit_limit AS NUMBER(38, 10)) * 100)"
-    down = f"FLOOR({cents})"
-    # half-to-even to cents, as validate.to_cents, exact on NUMBER(38, 10)
-    rounded = (f"CASE WHEN {cents} - {down} > 0.5 OR ({cents} - {down} = 0.5 "
-               f"AND MOD({down}, 2) <> 0) THEN {down} + 1 ELSE {down} END")
-    age = "TRY_CAST(raw_age AS DOUBLE)"
-    typed = (f"{age} AS age_value,\n"
-             f"    CASE WHEN {age} BETWEEN -2147483648 AND 2147483647\n"
-             f"         THEN CAST(TRUNC({age}) AS INTEGER) END AS age,\n"
-             f"    CASE WHEN ABS({rounded}) < 1000000000000\n"
-             f"         THEN CAST(({rounded}) / 100 AS NUMBER(12, 2)) END AS credit_limit")
+        opened_sql = None  # text: parsed below, a bad value quarantined
+    if opened_sql is not None:
+        columns.append(f"{opened_sql} AS account_open_date")
+    first = ["TRY_CAST(raw_age AS DOUBLE) AS age_value",
+             "TRY_CAST(raw_credit_limit AS NUMBER(38, 10)) * 100 AS limit_cents",
+             "FLOOR(TRY_CAST(raw_credit_limit AS NUMBER(38, 10)) * 100) AS limit_floor"]
+    if opened_sql is None:
+        first.append("TRY_TO_DATE(raw_account_open_date) AS account_open_date")
+    # credit_limit: half-to-even to cents (validate.to_cents), exact on NUMBER(38, 10)
+    rounded = ("CASE WHEN limit_cents - limit_floor > 0.5 OR (limit_cents - limit_floor = 0.5 "
+               "AND MOD(limit_floor, 2) <> 0) THEN limit_floor + 1 ELSE limit_floor END")
+    second = ("CASE WHEN age_value BETWEEN -2147483648 AND 2147483647\n"
+              "         THEN CAST(TRUNC(age_value) AS INTEGER) END AS age,\n"
+              f"    CASE WHEN ABS({rounded}) < 1000000000000\n"
+              f"         THEN CAST(({rounded}) / 100 AS NUMBER(12, 2)) END AS credit_limit")
+    typed = [",\n    ".join(first), second]
     checks = [
         ("null_customer_id", "customer_id IS NULL"),
         ("unparseable_age", "(raw_age IS NOT NULL AND age IS NULL) "

@@ -133,17 +133,22 @@ def create_statement(names: RunNames, table: str, columns: Sequence[Column]) -> 
                      "DATA_RETENTION_TIME_IN_DAYS = 0", purpose=f"create {table}")
 
 
+def stage_statement(names: RunNames) -> Statement:
+    """The run's temporary stage (session-scoped: gone with the session)."""
+    return Statement(f"CREATE TEMPORARY STAGE IF NOT EXISTS {names.stage_ref()}",
+                     purpose="create stage")
+
+
 def upload_statements(names: RunNames, table: str, file: Path,
                       columns: Sequence[Column]) -> list[Statement]:
-    """Stage, typed table, PUT, COPY and the loaded-row count of one frame's Parquet file."""
+    """Typed table, PUT, COPY and the loaded-row count of one frame's Parquet file (into the
+    run's stage, see stage_statement)."""
     path = file.resolve().as_posix()
     if "'" in path or "\\" in path or set("*?[]") & set(path):
         raise ConfigError(f"temporary file {path} has a quote, backslash or glob character, "
                           "which PUT cannot take. Set TMPDIR to a plain path")
     location = f"@{names.stage_ref()}/{table.upper()}/"
     return [
-        Statement(f"CREATE TEMPORARY STAGE IF NOT EXISTS {names.stage_ref()}",
-                  purpose="create stage"),
         create_statement(names, table, columns),
         Statement(f"PUT 'file://{path}' {location} AUTO_COMPRESS = FALSE PARALLEL = 4 "
                   "OVERWRITE = TRUE", purpose=f"upload {table}"),
