@@ -479,3 +479,111 @@ def test_settings_from_toml_reach_the_engine(tmp_path: Path) -> None:
     settings = load_settings({}, config)
     engine.check_settings(settings)
     assert settings.snowflake.source.transactions_table == "TX"
+
+
+# --- failures inside the publish (slow: each needs a whole run first) ---------------------
+
+def assert_equals_local(portfolio: Portfolio) -> None:
+    test_every_published_table_equals_the_local_run_row_by_row(portfolio)
+
+
+@pytest.mark.slow
+def test_a_statement_failing_inside_the_publish_rolls_back_before_any_drop(
+        portfolio: Portfolio) -> None:
+    from segengine.errors import TerminalSyncError
+
+    session = make_session()
+    sent: list[str] = []
+    real = session.execute
+
+    def failing(stmt: sql.Statement) -> Any:
+        sent.append(stmt.purpose)
+        if stmt.purpose == "insert customer_360_profile":
+            raise TerminalSyncError("Snowflake rejected a statement (injected)")
+        return real(stmt)
+
+    session.execute = failing  # type: ignore[method-assign]
+    with pytest.raises(TerminalSyncError, match="injected"):
+        engine.run(session, portfolio.settings, as_of=None, now=NOW)
+    failed_at = sent.index("insert customer_360_profile")
+    assert "delete customer_segments" in sent[:failed_at]  # the publish had begun
+    assert sent[failed_at + 1] == "rollback"
+    assert set(sent[failed_at + 2:]) == {"drop run table"}
+    session.execute = real  # type: ignore[method-assign]
+    assert run_tables(session, portfolio.database, "RESULTS") == []
+    assert_equals_local(portfolio)  # the previous contents, untouched
+    session.close()
+
+
+@pytest.mark.slow
+def test_a_server_gone_inside_the_publish_changes_nothing_and_the_next_run_completes(
+        portfolio: Portfolio, tmp_path: Path) -> None:
+    proxy = CuttingProxy(server_kwargs()["port"])
+    home = tmp_path / "home"
+    config = tmp_path / "segengine.toml"
+    config.write_text(f'[clusters]\nk = "4"\n[snowflake]\nconnection = "local"\n'
+                      f'[snowflake.source]\ndatabase = "{portfolio.database}"\nschema = "RAW"\n'
+                      'customers_table = "CUSTOMERS"\n[snowflake.target]\n'
+                      f'database = "{portfolio.database}"\nschema = "RESULTS"\n')
+    real = Session.execute
+
+    def cut_before_insert(self: Session, stmt: sql.Statement) -> Any:
+        if stmt.purpose == "insert customer_360_profile":
+            proxy.cut()  # BEGIN and the first DELETE/INSERTs reached the server
+        return real(self, stmt)
+
+    def invoke() -> Any:
+        return CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "d"), "--config",
+                                        str(config), "run", "--engine", "snowflake"],
+                                  catch_exceptions=False)
+
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            isolate_snowflake_env(mp, home)
+            write_connections_toml(home / ".snowflake", "local",
+                                   {**server_kwargs(), "port": proxy.port, "login_timeout": 2,
+                                    "network_timeout": 2})
+            mp.setattr(Session, "execute", cut_before_insert)
+            mp.chdir(tmp_path)
+            broken = invoke()
+        assert broken.exit_code == 1 and "Snowflake unreachable" in broken.output
+        assert (tmp_path / "d" / ".snowflake-transaction.json").exists()
+        assert_equals_local(portfolio)  # the open transaction's deletes are not visible
+        session = make_session()
+        assert run_tables(session, portfolio.database, "RESULTS")  # it could not clean up
+        with pytest.MonkeyPatch.context() as mp:
+            isolate_snowflake_env(mp, home)
+            write_connections_toml(home / ".snowflake", "local", server_kwargs())
+            mp.chdir(tmp_path)
+            again = invoke()
+        assert again.exit_code == 0, again.output
+        assert "aborting transaction" in again.output
+        assert run_tables(session, portfolio.database, "RESULTS") == []
+        assert_equals_local(portfolio)
+        session.close()
+    finally:
+        proxy.close()
+
+
+@pytest.mark.slow
+def test_a_larger_portfolio_with_automatic_k_equals_the_local_run(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    tmp = tmp_path_factory.mktemp("engine-large")
+    lake = tmp / "local"
+    result = CliRunner().invoke(cli, ["--data-dir", str(lake), "generate", "--customers", "600",
+                                      "--months", "6"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    session = make_session()
+    database = unique_name("DB")
+    session.execute(sql.Statement(f'CREATE DATABASE "{database}"'))
+    load_source(session, database, lake, tmp)
+    settings = dataclasses.replace(engine_settings(tmp / "sf", database),
+                                   clusters=ClustersConfig())
+    local = run_pipeline(dataclasses.replace(settings, paths=PathsConfig(str(lake))), now=NOW)
+    outcome, path = engine.run(session, settings, as_of=None, now=NOW)
+    assert outcome.as_of == local.as_of
+    manifest = json.loads(path.read_text())
+    large = Portfolio(database, local, lake, settings, 0, local.row_counts["customer_segments"],
+                      [], manifest, [], [], "")
+    assert_equals_local(large)
+    session.close()
