@@ -214,3 +214,128 @@ def test_live_a_translated_model_runs_with_session_variables(
         sf.execute(stmt)
     got = sf.execute(sql.Statement(snowflake_sql("customer_activity"))).fetchall()
     assert sorted(r[0] for r in got) == ["C1", "C2", "C3"]
+
+
+# --- run --engine snowflake on a real account (#15): what fakesnow cannot show -------------
+
+def _engine_settings(tmp_path: Path, schema: str, **source: Any) -> Settings:
+    from segengine.config import ClustersConfig
+
+    return Settings(paths=PathsConfig(str(tmp_path / "sf")), clusters=ClustersConfig(k="4"),
+                    ingest=IngestConfig(max_reject_pct=100), snowflake=SnowflakeConfig(
+                        source=SnowflakeSource(schema=schema, **source),
+                        target=SnowflakeTarget("", schema)))
+
+
+def test_live_engine_run_equals_the_local_run(sf: Session, schema: str, tmp_path: Path) -> None:
+    """Exact MEDIAN and decimal arithmetic, transient CTAS, session variables, COPY into typed
+    tables and the publish, on Snowflake itself."""
+    import dataclasses
+
+    from click.testing import CliRunner
+    from tests.test_sync_engine import KEYS, same
+
+    from segengine.cli import cli
+    from segengine.run.pipeline import run_pipeline
+    from segengine.sync import engine
+
+    lake = tmp_path / "local"
+    assert CliRunner().invoke(cli, ["--data-dir", str(lake), "generate", "--customers", "150",
+                                    "--months", "3"]).exit_code == 0
+    source_dir = Layout(tmp_path / "source")
+    source_dir.out_dir(D).mkdir(parents=True)
+    pl.read_parquet(Layout(lake).partition_files()).write_parquet(
+        source_dir.out_dir(D) / "transactions.parquet")
+    pl.read_parquet(Layout(lake).customers_file).write_parquet(
+        source_dir.out_dir(D) / "customers.parquet")
+    push.run_push(sf, push.plan_push(source_dir, as_of=D, target=SnowflakeTarget("", schema)))
+    settings = _engine_settings(tmp_path, schema, customers_table="CUSTOMERS")
+    now = datetime(2026, 1, 5, tzinfo=UTC)
+    local = run_pipeline(dataclasses.replace(settings, paths=PathsConfig(str(lake))), now=now)
+    engine.run(sf, settings, as_of=None, now=now)
+    out = lake / "out" / local.as_of.isoformat()
+    for path in sorted(out.glob("*.parquet")):
+        want = pl.read_parquet(path)
+        cur = sf.execute(sql.Statement(f'SELECT * FROM "{schema}"."{path.stem.upper()}"'))
+        got = pl.from_arrow(cur.fetch_arrow_all())
+        assert isinstance(got, pl.DataFrame)
+        got = got.rename(str.lower)
+        key = KEYS.get(path.stem, ["customer_id"])
+        for w, g in zip(want.sort(key).to_dicts(), got.sort(key).to_dicts(), strict=True):
+            assert all(same(w[c], g[c]) for c in want.columns if c != "segmented_at"), path.stem
+    left = rows(sf, f"SHOW TABLES LIKE '%__RUN_%' IN SCHEMA \"{schema}\"")
+    assert left == []
+
+
+def test_live_the_source_step_equals_pull_validation(sf: Session, schema: str,
+                                                     tmp_path: Path) -> None:
+    """TRIM of CHR() whitespace, TRY_CAST of text, REGEXP_LIKE, TRY_TO_DATE of a timestamp
+    text and IS NOT DISTINCT FROM, as Snowflake evaluates them."""
+    from tests.test_sync_engine import RAW_CUSTOMERS, RAW_TXNS, _flagged
+
+    from segengine.lake.validate import validate_customers, validate_transactions
+    from segengine.sync import engine
+
+    sf.execute(sql.Statement(f'CREATE TABLE "{schema}"."TXNS" (TXN_ID VARCHAR, CUST VARCHAR, '
+                             'TXN_DATE DATE, AMOUNT VARCHAR, MERCHANT_CATEGORY VARCHAR, '
+                             'CHANNEL VARCHAR, STATUS VARCHAR)'))
+    sf.execute(sql.Statement(f'CREATE TABLE "{schema}"."CUSTOMERS" (CUSTOMER_ID VARCHAR, '
+                             'AGE VARCHAR, CREDIT_LIMIT VARCHAR, ACCOUNT_OPEN_DATE VARCHAR)'))
+    for t, c, d, a, m, s in RAW_TXNS:
+        sf.execute(sql.Statement(f'INSERT INTO "{schema}"."TXNS" VALUES '
+                                 "(%s, %s, %s, %s, %s, %s, %s)", (t, c, d, a, m, "Online", s)))
+    for row in RAW_CUSTOMERS:
+        sf.execute(sql.Statement(f'INSERT INTO "{schema}"."CUSTOMERS" VALUES (%s, %s, %s, %s)',
+                                 row))
+    settings = _engine_settings(tmp_path, schema, transactions_table="TXNS",
+                                customers_table="CUSTOMERS", columns={
+                                    "transaction_id": "txn_id", "customer_id": "cust",
+                                    "transaction_date": "txn_date",
+                                    "transaction_amount": "amount"})
+    plan = engine.prepare(sf, settings, token="00000000000a", tmp=tmp_path,
+                          today=date(2025, 3, 1), segments_file=False)
+    got = pl.from_arrow(sf.execute(plan.checked["customers"]).fetch_arrow_all())
+    assert isinstance(got, pl.DataFrame)
+    raw = pl.DataFrame(RAW_CUSTOMERS, schema=["customer_id", "age", "credit_limit",
+                                              "account_open_date"], orient="row")
+    want = _flagged(validate_customers(raw, source="x"), "customer_id")
+    got = got.rename(str.lower)
+    cols = ["customer_id", "reject_reason"]
+    assert (got.select(cols).sort(cols, nulls_last=True).to_dicts()
+            == want.select(cols).sort(cols, nulls_last=True).to_dicts())
+    typed = ["customer_id", "age", "credit_limit", "account_open_date"]
+    kept = got.filter(pl.col("reject_reason").is_null()).select(typed).sort("customer_id")
+    assert kept.to_dicts() == want.filter(pl.col("reject_reason").is_null()).select(
+        typed).sort("customer_id").to_dicts()
+    got = pl.from_arrow(sf.execute(plan.checked["transactions"]).fetch_arrow_all())
+    assert isinstance(got, pl.DataFrame)
+    reasons = sorted(str(r) for r in got.rename(str.lower)["reject_reason"].drop_nulls())
+    frame = pl.DataFrame([(t, c, d, a, None, m, "Online", s) for t, c, d, a, m, s in RAW_TXNS],
+                         schema=["transaction_id", "customer_id", "transaction_date",
+                                 "transaction_amount", "merchant_name", "merchant_category",
+                                 "channel", "status"], orient="row").with_columns(
+        pl.col("transaction_date").str.to_date())
+    months = frame["transaction_date"].dt.truncate("1mo")
+    want_reasons = sorted(r for part in frame.with_columns(m=months).partition_by("m")
+                          for r in validate_transactions(part.drop("m"), source="x",
+                                                         load_day=date(2025, 3, 1))
+                          .rejects["reject_reason"])
+    assert reasons == want_reasons
+
+
+def test_live_engine_run_tables_are_transient_without_time_travel(
+        sf: Session, schema: str, tmp_path: Path) -> None:
+    from segengine.sync import engine
+
+    sf.execute(sql.Statement(f'CREATE TABLE "{schema}"."TRANSACTIONS" (TRANSACTION_ID VARCHAR, '
+                             'CUSTOMER_ID VARCHAR, TRANSACTION_DATE DATE, '
+                             'TRANSACTION_AMOUNT NUMBER(12,2))'))
+    plan = engine.prepare(sf, _engine_settings(tmp_path, schema), token="00000000000b",
+                          tmp=tmp_path, today=D, segments_file=False)
+    checked = plan.source_statements("transactions")[0]
+    sf.execute(checked)
+    cur = sf.execute(sql.Statement(f"SHOW TABLES LIKE 'TRANSACTIONS_CHECKED__RUN_%' "
+                                   f'IN SCHEMA "{schema}"'))
+    columns = [c.name.lower() for c in cur.description]
+    (shown,) = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+    assert str(shown["kind"]).upper() == "TRANSIENT" and str(shown["retention_time"]) == "0"
