@@ -405,6 +405,19 @@ def test_push_is_recorded_in_the_newest_manifest_of_that_date(tmp_path: Path) ->
     assert "pushes" not in json.loads(old.read_text())
 
 
+def test_a_push_is_never_recorded_in_a_snowflake_engine_run_manifest(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    layout.runs_dir.mkdir(parents=True)
+    local = layout.runs_dir / "2025-10-31_a.json"
+    inside = layout.runs_dir / "2025-10-31_b_0123456789ab.json"
+    local.write_text(json.dumps({"run_id": local.stem, "as_of": "2025-10-31"}))
+    inside.write_text(json.dumps({"run_id": inside.stem, "as_of": "2025-10-31",
+                                  "engine": "snowflake"}))
+    os.utime(local, (1, 1))  # the engine run is newer: still not the run a push uploads
+    now = datetime(2025, 11, 1, tzinfo=UTC)
+    assert manifest.record_push(layout, {"rows": 1}, as_of=AS_OF, now=now) == local
+
+
 def test_push_without_a_run_manifest_writes_a_push_only_record(tmp_path: Path) -> None:
     layout = Layout(tmp_path)
     path = manifest.record_push(layout, {"rows": 3}, as_of=AS_OF,

@@ -21,7 +21,9 @@ def _read(path: Path) -> dict[str, Any] | None:
 
 
 def find_run_manifest(layout: Layout, as_of: date) -> Path | None:
-    """The newest run manifest (by modification time) whose as_of is `as_of`."""
+    """The newest local run manifest (by modification time) whose as_of is `as_of` (a
+    `run --engine snowflake` manifest describes tables published inside Snowflake, not files a
+    push uploads)."""
     if not layout.runs_dir.is_dir():
         return None
     candidates = []
@@ -29,7 +31,8 @@ def find_run_manifest(layout: Layout, as_of: date) -> Path | None:
         if path.name.startswith(PUSH_ONLY_PREFIX):
             continue
         data = _read(path)
-        if data is not None and str(data.get("as_of", "")) == as_of.isoformat():
+        if (data is not None and str(data.get("as_of", "")) == as_of.isoformat()
+                and data.get("engine", "local") != "snowflake"):
             candidates.append((path.stat().st_mtime_ns, path.name, path))
     return max(candidates)[2] if candidates else None
 
