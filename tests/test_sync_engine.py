@@ -579,9 +579,19 @@ def test_a_larger_portfolio_with_automatic_k_equals_the_local_run(
     load_source(session, database, lake, tmp)
     settings = dataclasses.replace(engine_settings(tmp / "sf", database),
                                    clusters=ClustersConfig())
-    local = run_pipeline(dataclasses.replace(settings, paths=PathsConfig(str(lake))), now=NOW)
-    outcome, path = engine.run(session, settings, as_of=None, now=NOW)
+    ids = pl.read_parquet(Layout(lake).customers_file)["customer_id"].sort().head(40)
+    segments_file = tmp / "segments.csv"
+    pl.DataFrame({"customer_id": [*ids, "NOT-A-CUSTOMER"],
+                  "segment_id": [f"S{i % 3}" for i in range(41)],
+                  "segment_name": [f"Segment {i % 3}" for i in range(41)]}).write_csv(
+        segments_file)
+    local = run_pipeline(dataclasses.replace(settings, paths=PathsConfig(str(lake))), now=NOW,
+                         segments_file=str(segments_file))
+    outcome, path = engine.run(session, settings, as_of=None, now=NOW,
+                               segments_file=str(segments_file))
     assert outcome.as_of == local.as_of
+    assert any("1 customer id(s) in the segments file are not in the source" in w
+               for w in outcome.warnings)
     manifest = json.loads(path.read_text())
     large = Portfolio(database, local, lake, settings, 0, local.row_counts["customer_segments"],
                       [], manifest, [], [], "")

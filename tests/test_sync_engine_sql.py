@@ -311,3 +311,21 @@ def test_run_tokens_and_literals_are_checked() -> None:
 
     assert literal(date(2025, 1, 2)) == "CAST('2025-01-02' AS DATE)"
     assert literal(Decimal("1000000.00")) == "1000000.00"
+
+
+def test_without_customers_or_churn_the_plan_creates_empty_typed_tables(tmp_path: Path) -> None:
+    settings = dataclasses.replace(source_settings(customers_table=""),
+                                   churn=ChurnConfig(enabled=False))
+    sources = Sources(SOURCES.transactions, "TXN_TS", None)
+    plan = engine.build_plan(settings, sources, {"transactions": TXN_COLUMNS}, token=TOKEN,
+                             tmp=tmp_path, today=TODAY, segments_file=True)
+    text = engine.render(plan.items(AS_OF, given=True), tmp=tmp_path)
+    assert ('CREATE OR REPLACE TRANSIENT TABLE "ANALYTICS"."SEGENGINE".'
+            '"CUSTOMERS__RUN_0123456789AB" ("CUSTOMER_ID" VARCHAR, ') in text
+    assert "CUSTOMERS_CHECKED" not in text and "CHURN_LABELS" not in text
+    assert ('"CHURN_SCORES__RUN_0123456789AB" ("CUSTOMER_ID" VARCHAR, "CHURN_RISK_SCORE" FLOAT, '
+            '"CHURN_PROBABILITY" FLOAT) DATA_RETENTION_TIME_IN_DAYS = 0;') in text
+    assert "PUT 'file://<TMP>/churn_scores.parquet'" not in text
+    assert "PUT 'file://<TMP>/ml_segments.parquet'" in text  # a segments file is uploaded
+    assert 'SELECT customer_id FROM "ANALYTICS"."SEGENGINE"."CUSTOMER_SEGMENTS__RUN_' in text
+    assert '"CHURN_MODEL_REPORT"' not in text

@@ -65,6 +65,9 @@ def do_engine_run(app: AppContext, settings: Settings, *, as_of: date | None,
         app.info(f"  warning: {warning}")
     for table, rows in result.row_counts.items():
         click.echo(f"{table:<32} {rows:>10,} rows")
+    total = sum(result.segments.values()) or 1
+    for segment, customers in sorted(result.segments.items(), key=lambda kv: -kv[1]):
+        click.echo(f"  {segment:<30} {customers:>10,} customers  {100 * customers / total:5.1f}%")
     fetched = sum(int(f["rows"]) for f in result.fetched)
     click.echo(f"published {len(result.row_counts)} table(s) as of {result.as_of.isoformat()} "
                f"inside Snowflake; {fetched:,} customer-grain rows fetched; manifest {path}")

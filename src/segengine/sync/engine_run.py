@@ -84,12 +84,14 @@ class Runner:
         self.fetched.append({"purpose": stmt.purpose, "rows": frame.height})
         return frame
 
-    def stage(self, name: str, started: float, rows: int, first_query: int) -> None:
+    def stage(self, name: str, started: float, rows: int | None, first_query: int) -> None:
+        """Record a step: seconds, rows (None: a CTAS, counted before the gate), query ids."""
         seconds = time.perf_counter() - started
         ids = [q for _p, q in self.session.executed[first_query:] if q]
         self.stages.append({"stage": name, "seconds": round(seconds, 4), "rows": rows,
                             "query_ids": ids})
-        self.log(f"  {name:<30} {rows:>10,} rows  {seconds:6.2f} s")
+        shown = "" if rows is None else f"{rows:,} rows"
+        self.log(f"  {name:<30} {shown:>15}  {seconds:6.2f} s")
 
 
 @dataclass(frozen=True)
@@ -277,14 +279,15 @@ def _build_and_publish(runner: Runner, plan: RunPlan, *, as_of: date | None,
         started, first = time.perf_counter(), len(session.executed)
         if isinstance(step, ModelStep):
             runner.create(step.model, plan.model_statement(step))
-            runner.stage(step.model, started, 0, first)
+            runner.stage(step.model, started, None, first)
         else:
             runner.stage(step.name, started, _python(runner, plan, step, ctx, memory), first)
     started, first = time.perf_counter(), len(session.executed)
     publishes = plan.publishes()
     counts = {str(t): int(n) for t, n in runner.rows(plan.count_statement())}
     for stage in runner.stages:  # a CTAS does not say how many rows it wrote
-        stage["rows"] = stage["rows"] or counts.get(stage["stage"], 0)
+        if stage["rows"] is None:
+            stage["rows"] = counts.get(stage["stage"], 0)
     gate_counts, failing = plan.gate_statements()
     summary = engine_gate.Counts.from_rows(runner.rows(gate_counts))
     if summary.customers == 0:

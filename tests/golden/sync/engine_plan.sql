@@ -13,15 +13,16 @@ WITH mapped AS (
     CAST(NULL AS VARCHAR) AS channel,
     LOWER(NULLIF(TRIM(CAST("Status" AS VARCHAR), ' ' || CHR(9) || CHR(10) || CHR(11) || CHR(12) || CHR(13)), '')) AS status
   FROM "ANALYTICS"."RAW"."CARD_TXNS"
-), typed AS (
+), typed1 AS (
   SELECT mapped.*,
     TRY_CAST(raw_amount AS NUMBER(38, 10)) AS wide,
-    TRY_CAST(raw_amount AS DOUBLE) IS NOT NULL AS is_number,
-    CASE WHEN TRY_CAST(raw_amount AS NUMBER(38, 10)) = ROUND(TRY_CAST(raw_amount AS NUMBER(38, 10)), 2)
-          AND ABS(TRY_CAST(raw_amount AS NUMBER(38, 10))) < 10000000000
-         THEN CAST(TRY_CAST(raw_amount AS NUMBER(38, 10)) AS NUMBER(12, 2))
-    END AS transaction_amount
+    TRY_CAST(raw_amount AS DOUBLE) IS NOT NULL AS is_number
   FROM mapped
+), typed AS (
+  SELECT typed1.*,
+    CASE WHEN wide = ROUND(wide, 2) AND ABS(wide) < 10000000000
+         THEN CAST(wide AS NUMBER(12, 2)) END AS transaction_amount
+  FROM typed1
 ), flagged AS (
   SELECT typed.*,
     COALESCE(customer_id IS NULL, FALSE) AS r_null_customer_id,
@@ -71,17 +72,22 @@ WITH mapped AS (
     CAST(NULL AS VARCHAR) AS card_type,
     NULLIF(TRIM(CAST("AGE" AS VARCHAR), ' ' || CHR(9) || CHR(10) || CHR(11) || CHR(12) || CHR(13)), '') AS raw_age,
     NULLIF(TRIM(CAST("CREDIT_LIMIT" AS VARCHAR), ' ' || CHR(9) || CHR(10) || CHR(11) || CHR(12) || CHR(13)), '') AS raw_credit_limit,
-    NULLIF(TRIM(CAST("ACCOUNT_OPEN_DATE" AS VARCHAR), ' ' || CHR(9) || CHR(10) || CHR(11) || CHR(12) || CHR(13)), '') AS raw_account_open_date,
-    TRY_TO_DATE(raw_account_open_date) AS account_open_date
+    NULLIF(TRIM(CAST("ACCOUNT_OPEN_DATE" AS VARCHAR), ' ' || CHR(9) || CHR(10) || CHR(11) || CHR(12) || CHR(13)), '') AS raw_account_open_date
   FROM "ANALYTICS"."RAW"."CUSTOMERS"
-), typed AS (
+), typed1 AS (
   SELECT mapped.*,
     TRY_CAST(raw_age AS DOUBLE) AS age_value,
-    CASE WHEN TRY_CAST(raw_age AS DOUBLE) BETWEEN -2147483648 AND 2147483647
-         THEN CAST(TRUNC(TRY_CAST(raw_age AS DOUBLE)) AS INTEGER) END AS age,
-    CASE WHEN ABS(CASE WHEN (TRY_CAST(raw_credit_limit AS NUMBER(38, 10)) * 100) - FLOOR((TRY_CAST(raw_credit_limit AS NUMBER(38, 10)) * 100)) > 0.5 OR ((TRY_CAST(raw_credit_limit AS NUMBER(38, 10)) * 100) - FLOOR((TRY_CAST(raw_credit_limit AS NUMBER(38, 10)) * 100)) = 0.5 AND MOD(FLOOR((TRY_CAST(raw_credit_limit AS NUMBER(38, 10)) * 100)), 2) <> 0) THEN FLOOR((TRY_CAST(raw_credit_limit AS NUMBER(38, 10)) * 100)) + 1 ELSE FLOOR((TRY_CAST(raw_credit_limit AS NUMBER(38, 10)) * 100)) END) < 1000000000000
-         THEN CAST((CASE WHEN (TRY_CAST(raw_credit_limit AS NUMBER(38, 10)) * 100) - FLOOR((TRY_CAST(raw_credit_limit AS NUMBER(38, 10)) * 100)) > 0.5 OR ((TRY_CAST(raw_credit_limit AS NUMBER(38, 10)) * 100) - FLOOR((TRY_CAST(raw_credit_limit AS NUMBER(38, 10)) * 100)) = 0.5 AND MOD(FLOOR((TRY_CAST(raw_credit_limit AS NUMBER(38, 10)) * 100)), 2) <> 0) THEN FLOOR((TRY_CAST(raw_credit_limit AS NUMBER(38, 10)) * 100)) + 1 ELSE FLOOR((TRY_CAST(raw_credit_limit AS NUMBER(38, 10)) * 100)) END) / 100 AS NUMBER(12, 2)) END AS credit_limit
+    TRY_CAST(raw_credit_limit AS NUMBER(38, 10)) * 100 AS limit_cents,
+    FLOOR(TRY_CAST(raw_credit_limit AS NUMBER(38, 10)) * 100) AS limit_floor,
+    TRY_TO_DATE(raw_account_open_date) AS account_open_date
   FROM mapped
+), typed AS (
+  SELECT typed1.*,
+    CASE WHEN age_value BETWEEN -2147483648 AND 2147483647
+         THEN CAST(TRUNC(age_value) AS INTEGER) END AS age,
+    CASE WHEN ABS(CASE WHEN limit_cents - limit_floor > 0.5 OR (limit_cents - limit_floor = 0.5 AND MOD(limit_floor, 2) <> 0) THEN limit_floor + 1 ELSE limit_floor END) < 1000000000000
+         THEN CAST((CASE WHEN limit_cents - limit_floor > 0.5 OR (limit_cents - limit_floor = 0.5 AND MOD(limit_floor, 2) <> 0) THEN limit_floor + 1 ELSE limit_floor END) / 100 AS NUMBER(12, 2)) END AS credit_limit
+  FROM typed1
 ), flagged AS (
   SELECT typed.*,
     COALESCE(customer_id IS NULL, FALSE) AS r_null_customer_id,
