@@ -183,7 +183,7 @@ def test_steps_come_in_dependency_order_and_produce_every_published_table() -> N
         reads = (step.reads if isinstance(step, engine_steps.ModelStep)
                  else (*(f.table for f in step.fetch), *step.uses))
         assert set(reads) <= done, step
-        done |= set(engine_steps.columns(step))
+        done |= set(engine_steps.columns(step)) | set(getattr(step, "outputs", ()))
     assert set(engine_steps.PUBLISHED) | set(INTERNAL_RELATIONS) <= done
     no_churn = engine_steps.order(Settings(churn=ChurnConfig(enabled=False)),
                                   segments_file=False)
@@ -329,3 +329,45 @@ def test_without_customers_or_churn_the_plan_creates_empty_typed_tables(tmp_path
     assert "PUT 'file://<TMP>/ml_segments.parquet'" in text  # a segments file is uploaded
     assert 'SELECT customer_id FROM "ANALYTICS"."SEGENGINE"."CUSTOMER_SEGMENTS__RUN_' in text
     assert '"CHURN_MODEL_REPORT"' not in text
+
+
+def _profiles() -> st.SearchStrategy[list[dict[str, object]]]:
+    from segengine.models.cluster_names import INACTIVITY_NAMES
+    from segengine.models.lifecycle import STAGES
+    from segengine.models.rfm import SEGMENTS
+
+    row = st.fixed_dictionaries({
+        "days_since_last_transaction": st.integers(0, 200),
+        "total_transactions": st.integers(1, 30),
+        "span": st.integers(0, 400),
+        "rfm_segment": st.sampled_from(SEGMENTS),
+        "cluster_name": st.sampled_from(("Champions", "Loyal Customers", "Core Regulars",
+                                         *INACTIVITY_NAMES)),
+        "recency_status": st.sampled_from(("Active (30 days)", "Recent (60 days)")),
+        "lifecycle_stage": st.sampled_from(STAGES),
+        "churn_risk_category": st.sampled_from(("High Risk", "Low Risk", "Not Scored")),
+    })
+    return st.lists(row, min_size=1, max_size=30)
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=_profiles())
+def test_the_label_warnings_in_sql_equal_the_quality_gate_s(rows: list[dict[str, object]]) -> None:
+    from segengine.run.quality import check_labels
+    from segengine.sync import engine_labels
+
+    profile = pl.DataFrame(rows).with_row_index("customer_id").with_columns(
+        pl.col("customer_id").cast(pl.String),
+        last_transaction_date=pl.lit(date(2025, 10, 31)) - pl.duration(
+            days=pl.col("days_since_last_transaction")),
+    ).with_columns(first_transaction_date=pl.col("last_transaction_date") - pl.duration(
+        days=pl.col("span"))).drop("span")
+    want = [(r.name, r.level, r.failing) for r in check_labels(
+        {"customer_360_profile": profile})]
+    stmt = engine_labels.statement(lambda _t: "profile", set(profile.columns))
+    con = duckdb.connect()
+    con.register("profile", profile.to_arrow())
+    row = con.sql(sqlglot.transpile(stmt.sql, read="snowflake", write="duckdb")[0]).fetchall()
+    got = [(r.name, r.level, r.failing)
+           for r in engine_labels.results(row[0], set(profile.columns))]
+    assert got == want

@@ -22,7 +22,7 @@ from segengine.config import Settings
 from segengine.lake.schemas import CUSTOMERS, TRANSACTIONS
 from segengine.models.segments import segment_params
 from segengine.run.pipeline import date_params
-from segengine.sync import engine_gate, engine_sql, engine_steps, sql
+from segengine.sync import engine_gate, engine_labels, engine_sql, engine_steps, sql
 from segengine.sync.engine_source import CUSTOMER_REASONS, TRANSACTION_REASONS
 from segengine.sync.engine_sql import Publish, RunNames
 from segengine.sync.engine_steps import ModelStep, PythonStep, Step
@@ -144,7 +144,7 @@ class RunPlan:
             return [self.model_statement(step)]
         items: list[Item] = [self.fetch_statement(f) for f in step.fetch]
         items.append(Note(f"python: {step.name} -> {', '.join(step.outputs)}"))
-        for table in step.outputs:
+        for table in step.uploads():
             items += self.upload_statements(step, table)
         return items
 
@@ -161,10 +161,15 @@ class RunPlan:
         return engine_gate.gate(self.names.run_ref, tables, segments=self.settings.segments,
                                 config=self.settings.quality, sampled=sampled)
 
+    def profile_columns(self) -> set[str]:
+        return self.relations().get("customer_360_profile", set())
+
     def gate_statements(self, sampled: int = 0) -> list[Statement]:
+        """Counts, the row-level checks (one query), the §5.9 label warnings (one query)."""
         size = self.settings.quality.reconcile_sample
         return [engine_gate.counts_statement(self.names.run_ref, size),
-                engine_gate.failing_statement(self.gate(sampled).all())]
+                engine_gate.failing_statement(self.gate(sampled).all()),
+                engine_labels.statement(self.names.run_ref, self.profile_columns())]
 
     def publishes(self) -> list[Publish]:
         """Every published table with its columns, in publish order: the outputs, the history,

@@ -23,7 +23,15 @@ import pyarrow as pa
 
 from segengine.errors import DataError, QualityError, QueryError, SyncError, TerminalSyncError
 from segengine.run.quality import CheckResult, errors
-from segengine.sync import engine_gate, engine_sql, engine_steps, sql, stream, target
+from segengine.sync import (
+    engine_gate,
+    engine_labels,
+    engine_sql,
+    engine_steps,
+    sql,
+    stream,
+    target,
+)
 from segengine.sync.engine_plan import REASONS, SCHEMAS, RunPlan
 from segengine.sync.engine_sql import Publish
 from segengine.sync.engine_steps import Context, ModelStep, PythonStep
@@ -156,7 +164,8 @@ def _python(runner: Runner, plan: RunPlan, step: PythonStep, ctx: Context,
     frames.update({name: memory[name] for name in step.uses})
     out = engine_steps.checked_outputs(step, step.run(ctx, frames))
     memory.update(out)
-    for table, frame in out.items():
+    for table in step.uploads():
+        frame = out[table]
         *steps, count = plan.upload_statements(step, table)
         if not steps:  # an empty typed table: nothing to upload
             if frame.height:
@@ -288,7 +297,7 @@ def _build_and_publish(runner: Runner, plan: RunPlan, *, as_of: date | None,
     for stage in runner.stages:  # a CTAS does not say how many rows it wrote
         if stage["rows"] is None:
             stage["rows"] = counts.get(stage["stage"], 0)
-    gate_counts, failing = plan.gate_statements()
+    gate_counts, failing, labels = plan.gate_statements()
     summary = engine_gate.Counts.from_rows(runner.rows(gate_counts))
     if summary.customers == 0:
         raise DataError(f"no approved transactions on or before {as_of} in the Snowflake "
@@ -297,6 +306,7 @@ def _build_and_publish(runner: Runner, plan: RunPlan, *, as_of: date | None,
     gate = plan.gate(summary.sampled)
     checks = engine_gate.results(gate, runner.rows(failing), summary,
                                  config=plan.settings.quality)
+    checks += engine_labels.results(runner.rows(labels)[0], plan.profile_columns())
     runner.stage("quality_gate", started, len(checks), first)
     failed = errors(checks)
     if failed:

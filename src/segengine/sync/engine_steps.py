@@ -20,6 +20,8 @@ import polars as pl
 from segengine.config import Settings
 from segengine.errors import QueryError
 from segengine.lake.schemas import check_schema
+from segengine.models.cadence import COLUMNS as CADENCE_COLUMNS
+from segengine.models.cadence import typical_gap_days
 from segengine.models.churn import (
     ACTIVITY_COLUMNS,
     REPORT_SCHEMA,
@@ -29,6 +31,7 @@ from segengine.models.churn import (
     score_churn,
 )
 from segengine.models.clusters import CLUSTER_PROFILES, CUSTOMER_CLUSTERS, cluster_customers
+from segengine.models.lifecycle import CUSTOMER_LIFECYCLE, customer_lifecycle
 from segengine.models.mlsegments import ML_SEGMENTS, attach_segments
 from segengine.models.rfm import (
     CUSTOMER_RFM,
@@ -79,13 +82,19 @@ class Fetch:
 
 @dataclass(frozen=True)
 class PythonStep:
-    """Frames in (fetched, or written by an earlier step), frames out (bulk-loaded back)."""
+    """Frames in (fetched, or written by an earlier step), frames out (bulk-loaded back, except
+    the `local` ones, which only later Python steps read)."""
 
     name: str
     fetch: tuple[Fetch, ...]
     uses: tuple[str, ...]
     outputs: Mapping[str, Schema]
     run: Run
+    local: tuple[str, ...] = ()
+
+    def uploads(self) -> list[str]:
+        """Outputs written back to Snowflake, in order."""
+        return [t for t in self.outputs if t not in self.local]
 
 
 @dataclass(frozen=True)
@@ -99,14 +108,29 @@ class ModelStep:
 Step = ModelStep | PythonStep
 
 
+CADENCE: dict[str, pl.DataType] = {"typical_gap_days": pl.Float64()}
+"""One row: the portfolio's typical purchase gap (models.cadence), read by later steps."""
+
+
+def _gap(f: dict[str, pl.DataFrame]) -> float | None:
+    value = f["cadence"].item()
+    return None if value is None else float(value)
+
+
+def _cadence(_ctx: Context, f: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    gap = typical_gap_days(f["customer_activity"])
+    return {"cadence": pl.DataFrame({"typical_gap_days": [gap]}, schema=CADENCE)}
+
+
 def _rfm(ctx: Context, f: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     scored = customer_rfm(f["rfm_values"], config=ctx.settings.rfm, as_of=ctx.as_of,
-                          segmented_at=ctx.segmented_at)
+                          segmented_at=ctx.segmented_at, typical_gap_days=_gap(f))
     return {"customer_rfm": scored, "rfm_segment_summary": rfm_segment_summary(scored)}
 
 
 def _clusters(ctx: Context, f: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    clusters, profiles = cluster_customers(f["customer_rfm"], config=ctx.settings.clusters)
+    clusters, profiles = cluster_customers(f["customer_rfm"], config=ctx.settings.clusters,
+                                           typical_gap_days=_gap(f))
     stamp = pl.lit(ctx.as_of)
     return {"customer_clusters": clusters.with_columns(as_of_date=stamp),
             "cluster_profiles": profiles.with_columns(as_of_date=stamp)}
@@ -124,6 +148,11 @@ def _churn(ctx: Context, f: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
 
 def _no_churn(_ctx: Context, _f: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     return {"churn_scores": pl.DataFrame(schema=SCORES_SCHEMA)}
+
+
+def _lifecycle(ctx: Context, f: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    return {"customer_lifecycle": customer_lifecycle(
+        f["customer_segments"], f["churn_scores"], as_of=ctx.as_of, typical_gap_days=_gap(f))}
 
 
 def _ml_segments(ctx: Context, f: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
@@ -149,14 +178,21 @@ def python_steps(settings: Settings, *, segments_file: bool) -> list[PythonStep]
              if settings.churn.enabled
              else PythonStep("churn_model", (), (), {"churn_scores": SCORES_SCHEMA}, _no_churn))
     return [
+        PythonStep("cadence", (Fetch("customer_activity", CADENCE_COLUMNS),), (),
+                   {"cadence": CADENCE}, _cadence, local=("cadence",)),
         PythonStep("customer_rfm", (Fetch("rfm_values", ("customer_id", "recency", "frequency",
-                                                         "monetary")),), (),
+                                                         "monetary")),), ("cadence",),
                    {"customer_rfm": CUSTOMER_RFM, "rfm_segment_summary": RFM_SEGMENT_SUMMARY},
                    _rfm),
-        PythonStep("customer_clusters", (), ("customer_rfm",),
+        PythonStep("customer_clusters", (), ("customer_rfm", "cadence"),
                    {"customer_clusters": {**CUSTOMER_CLUSTERS, **AS_OF_DATE},
                     "cluster_profiles": {**CLUSTER_PROFILES, **AS_OF_DATE}}, _clusters),
         churn,
+        PythonStep("customer_lifecycle",
+                   (Fetch("customer_segments", ("customer_id", "tenure_months",
+                                                "last_transaction_date")),),
+                   ("churn_scores", "cadence"), {"customer_lifecycle": CUSTOMER_LIFECYCLE},
+                   _lifecycle),
         PythonStep("ml_segments", (Fetch("customer_segments", ("customer_id",)),)
                    if segments_file else (), (), {"ml_segments": ML_SEGMENTS}, _ml_segments),
         PythonStep("calendar_months",
@@ -205,16 +241,14 @@ def order(settings: Settings, *, segments_file: bool) -> list[Step]:
 
     for table in published(settings):
         need(table)
-    for relation in ("ml_segments", "churn_scores"):  # read by customer_360_profile
-        need(relation)
     return steps
 
 
 def columns(step: Step) -> dict[str, list[str]]:
-    """Output columns of a step, per table it writes."""
+    """Output columns of a step, per run table it writes."""
     if isinstance(step, ModelStep):
         return {step.model: list(model_columns(step.model))}
-    return {table: list(schema) for table, schema in step.outputs.items()}
+    return {table: list(step.outputs[table]) for table in step.uploads()}
 
 
 def checked_outputs(step: PythonStep, frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
