@@ -16,7 +16,7 @@ import duckdb
 import polars as pl
 import pytest
 import sqlglot
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from segengine.config import (
@@ -350,7 +350,16 @@ def _profiles() -> st.SearchStrategy[list[dict[str, object]]]:
     return st.lists(row, min_size=1, max_size=30)
 
 
+ON_THE_GAP = [  # typical gap exactly 10 days, and an inactive label bought exactly 10 days ago
+    {"days_since_last_transaction": d, "total_transactions": 2, "span": 10, "rfm_segment": seg,
+     "cluster_name": "Dormant", "recency_status": "Recent (60 days)", "lifecycle_stage": "Lost",
+     "churn_risk_category": risk}
+    for d, seg, risk in ((10, "Lost", "High Risk"), (3, "Champions", "Low Risk"),
+                         (40, "Lost", "High Risk"))]
+
+
 @settings(max_examples=25, deadline=None)
+@example(rows=ON_THE_GAP)
 @given(rows=_profiles())
 def test_the_label_warnings_in_sql_equal_the_quality_gate_s(rows: list[dict[str, object]]) -> None:
     from segengine.run.quality import check_labels
