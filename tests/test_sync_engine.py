@@ -300,6 +300,7 @@ def test_the_manifest_names_the_engine_query_ids_rows_and_the_gate(
         portfolio: Portfolio) -> None:
     m = portfolio.manifest
     assert m["engine"] == "snowflake" and m["as_of"] == portfolio.local.as_of.isoformat()
+    assert m["target"] == f'"{portfolio.database}"."RESULTS"' and m["connection"] == "local"
     assert m["outputs"]["customer_360_profile"]["rows"] == portfolio.customers
     assert m["outputs"]["customer_segments_history"]["rows"] == portfolio.customers
     stages = {s["stage"]: s for s in m["stages"]}

@@ -168,7 +168,7 @@ def run(session: Session, settings: Settings, *, as_of: date | None, now: dateti
         "run_id": run_id, "engine": "snowflake", "token": token,
         "as_of": result.as_of.isoformat(), "started_at": now.isoformat(),
         "duration_s": round(time.perf_counter() - started, 3),
-        "connection": session.params.name, "target": plan.names.target_ref("")[:-3],
+        "connection": session.params.name, "target": plan.names.schema_ref(),
         "versions": versions(), "rejects": result.rejects, "stages": result.stages,
         "outputs": {t: {"rows": n} for t, n in result.row_counts.items()},
         "fetched": result.fetched,
