@@ -1,4 +1,5 @@
-"""`run --engine snowflake` SQL, offline: the whole plan as a golden file, every statement
+"""`run --engine snowflake` SQL, offline: the whole plan as a golden file (regenerate with
+`.venv/bin/python -m pytest --update-golden tests/test_sync_engine_sql.py`), every statement
 parsed as Snowflake SQL (fakesnow accepts some that Snowflake rejects), names refused before any
 SQL exists, the mapping, the step order, and the gate's segment rules against run.quality's."""
 
@@ -6,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 import re
 from datetime import date
 from decimal import Decimal
@@ -18,6 +18,7 @@ import pytest
 import sqlglot
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from tests import golden_files
 
 from segengine.config import (
     ChurnConfig,
@@ -43,18 +44,11 @@ GOLDEN = Path(__file__).parent / "golden" / "sync"
 AS_OF = date(2025, 10, 31)
 TODAY = date(2025, 11, 3)
 TOKEN = "0123456789ab"
-UPDATE = "UPDATE_GOLDEN=1 pytest tests/test_sync_engine_sql.py"
 
 
 def assert_golden(name: str, text: str) -> None:
-    """Compare with tests/golden/sync/<name>; updating is explicit (`UPDATE` above)."""
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.write_text(text)
-        return
-    if not path.exists():
-        pytest.fail(f"golden file {path} is missing; create it with `{UPDATE}` and review it")
-    assert text == path.read_text(), f"plan changed; if intended, run `{UPDATE}` and review"
+    """Compare with tests/golden/sync/<name> (tests/golden_files.py: --update-golden rewrites)."""
+    golden_files.assert_golden(GOLDEN / name, text, test_file="tests/test_sync_engine_sql.py")
 
 
 def source_settings(**source: object) -> Settings:
