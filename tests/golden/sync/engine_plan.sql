@@ -330,7 +330,7 @@ SELECT
   ) / avg_k) AS DECIMAL(38, 0)) * 0.01 AS DECIMAL(18, 2)) AS avg_transaction_value,
   CAST((
     sd_c0 - CASE
-      WHEN (
+      WHEN sd_c0 > 0 AND (
         2 * sd_c0 - 1
       ) * (
         2 * sd_c0 - 1
@@ -370,7 +370,8 @@ SELECT
   END AS s_avg_transaction_value,
   CAST((
     s_sd_c0 - CASE
-      WHEN (
+      WHEN s_sd_c0 > 0
+      AND (
         2 * s_sd_c0 - 1
       ) * (
         2 * s_sd_c0 - 1
