@@ -123,3 +123,19 @@ def test_a_copy_that_resolved_the_links_still_pushes_and_reads_its_run(
     r = CliRunner().invoke(cli, ["--data-dir", str(copy), "sql",
                                  "SELECT COUNT(*) AS n FROM customer_segments", "--format", "csv"])
     assert r.exit_code == 0 and r.stdout.strip() == "n\n25", r.output
+
+
+def test_the_run_behind_a_plain_out_folder_is_never_a_snowflake_engine_run(tmp_path: Path) -> None:
+    import json
+    import time
+
+    from segengine.lake.layout import Layout
+    from segengine.run.recover import _newest_run_of
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "local.json").write_text(json.dumps({"run_id": "local", "as_of": str(AS_OF)}))
+    time.sleep(0.01)  # the engine run's manifest is newer
+    (runs / "sf.json").write_text(json.dumps({"run_id": "sf", "as_of": str(AS_OF),
+                                              "engine": "snowflake"}))
+    assert _newest_run_of(Layout(tmp_path), AS_OF) == "local"

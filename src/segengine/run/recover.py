@@ -182,11 +182,13 @@ def _shown_by_plain_file(layout: Layout) -> tuple[str, date] | None:
 
 
 def _newest_run_of(layout: Layout, as_of: date) -> str:
-    """The run id of the newest manifest for `as_of` ("" when there is none)."""
+    """The run id of the newest LOCAL manifest for `as_of` ("" when there is none); a `run
+    --engine snowflake` manifest describes tables published inside Snowflake, not out/ files."""
     best: tuple[int, str] = (-1, "")
     for path in layout.runs_dir.glob("*.json") if layout.runs_dir.exists() else []:
         data = _manifest_of(layout, path.stem)
-        if data and data.get("as_of") == as_of.isoformat() and data.get("run_id"):
+        if (data and data.get("as_of") == as_of.isoformat() and data.get("run_id")
+                and data.get("engine", "local") != "snowflake"):
             best = max(best, (path.stat().st_mtime_ns, str(data["run_id"])))
     return best[1]
 
