@@ -49,8 +49,14 @@ def test_segment_filters_change_the_numbers(app: tuple[AppTest, Path]) -> None:
     assert metrics(at)["Customers"] == "5"
     assert metrics(at)["Lifetime value (total)"] == "$122,500.00"
     assert metrics(at)["Lifetime value (avg)"] == "$24,500.00"
-    at.sidebar.multiselect(key="explore-rfm_segment").set_value(["About to Sleep"]).run()
-    assert metrics(at)["Customers"] == "1"  # H4
+    at.sidebar.multiselect(key="explore-segment").set_value(
+        ["High-Value Travelers", "Declining"]).run()
+    assert metrics(at)["Customers"] == "10"
+    # the RFM filter intersects: the five Declining customers (2 approved purchases, last one
+    # 10 days ago) are Potential Loyalists; the five travellers (3 purchases) are Loyal Customers
+    at.sidebar.multiselect(key="explore-rfm_segment").set_value(["Potential Loyalists"]).run()
+    assert metrics(at)["Customers"] == "5"
+    assert metrics(at)["Lifetime value (total)"] == "$22,500.00"  # 5 x (4,000.00 + 500.00)
 
 
 def test_customer_lookup_shows_the_360_row_and_its_history(app: tuple[AppTest, Path]) -> None:
