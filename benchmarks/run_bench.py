@@ -1,435 +1,287 @@
-"""Benchmark `segengine run` end to end against two baselines on the same generated lake (§12).
+"""The §12 acceptance harness: every ratio target, measured side by side, in one table per scale.
 
-Generates the default portfolio once per scale (cached in benchmarks/cache/<scale>/, git-ignored),
-then repeats: `segengine run`, the pandas baseline, the dbt-on-DuckDB baseline — each in a fresh
-child process and a fresh data directory whose `lake` links to the cached lake, so peak RSS
-(os.wait4) and wall time are per run. segengine's per-stage times come from its run manifest.
-Writes benchmarks/results/run_<scale>.json and prints a summary table.
+Per repetition, each in its own child process on the same lake: `segengine run`, the fair pandas
+baseline, the dbt-on-DuckDB baseline, the daily cycle (ingest one new day into a copy of the
+lake, then `run` for it; against `run --no-summaries` on the same copy) and the 12-date backfill
+(`run --as-of A..B --every month-end`); then `segengine generate` at defaults. Options this build
+rejects are shown as "n/a (not supported by this build)". Medians over repetitions; machine
+facts (cores, load before/after, versions) go with the figures into benchmarks/results/.
 
-    .venv/bin/python benchmarks/run_bench.py [--scale 0.1|1|10] [--repeat 3] [--no-baselines]
+    .venv/bin/python benchmarks/run_bench.py --lake-dir /work/bench/lake1 [--repeat 3]
+        [--lake10-dir /work/bench/lake10]   # adds the 10x rows (generated there if missing)
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import platform
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from datetime import datetime
-from importlib.metadata import PackageNotFoundError, version
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
-from bench_generate import machine as base_machine
+from bench_process import (ROOT, code_fingerprint, fresh_data_dir, git_state, machine,
+                           rejected_option, run_child, run_options, segengine_cmd,
+                           wait_for_quiet)
+from bench_ratios import NOT_SUPPORTED, format_table, medians_of, table_rows, target_values
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-CACHE = HERE / "cache"
 RESULTS = HERE / "results"
-SCALES = {"0.1": 5_000, "1": 50_000, "10": 500_000}
-MONTHS = 18
-SYSTEMS = ("segengine", "pandas", "dbt_duckdb")
-SEGMENTS = ("High-Value Travelers", "Declining", "New & Growing", "Budget-Conscious",
-            "Stable Mid-Spenders")
+CUSTOMERS = {"1": 50_000, "10": 500_000}
+NEW_DAY_CSV = "new_day.csv"
 
 
-# ---------------------------------------------------------------- machine and load
+class Bench:
+    """Runs children with the shared settings and records each measurement."""
+
+    def __init__(self, work: Path, args: argparse.Namespace) -> None:
+        self.work, self.args = work, args
+        self.log: list[dict[str, Any]] = []
+
+    def child(self, what: str, cmd: list[str], d: Path) -> dict[str, Any]:
+        load = wait_for_quiet(self.args.max_load, self.args.max_wait)
+        r = run_child(cmd, log_dir=d / "log" / what, timeout=self.args.timeout)
+        r |= {"what": what, "load_avg_1m_before": load,
+              "load_avg_1m_after": round(os.getloadavg()[0], 2)}
+        r.pop("launched_at", None)
+        self.log.append(r)
+        status = "ok" if r["exit_code"] == 0 else f"exit {r['exit_code']}"
+        print(f"  {what:<28} {r['wall_s']:8.2f} s {r['peak_rss_mb']:7.0f} MB  "
+              f"load {load:.2f}  {status}", file=sys.stderr)
+        return r
+
+    def seg(self, what: str, d: Path, *argv: str) -> dict[str, Any]:
+        return self.child(what, segengine_cmd() + ["--data-dir", str(d), "-q", *argv], d)
 
 
-def machine() -> dict[str, Any]:
-    """bench_generate's machine info plus CPU model and the baselines' library versions."""
-    info = base_machine()
-    model = ""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    info["cpu_model"] = model
-    for pkg in ("scikit-learn", "pandas", "segengine"):
-        try:
-            info[pkg] = version(pkg)
-        except PackageNotFoundError:
-            info[pkg] = None
-    return info
+def wall(r: dict[str, Any]) -> float | None:
+    return r["wall_s"] if r["exit_code"] == 0 else None
 
 
-def git_state() -> dict[str, Any]:
-    """HEAD and whether the working tree differs (read-only git commands)."""
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                                  check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return ""
-    dirty = git("status", "--porcelain", "--", "src", "queries")
-    return {"head": git("rev-parse", "--short", "HEAD"), "src_or_queries_modified": bool(dirty)}
+def lake_end(lake: Path) -> date:
+    """The last transaction date of a lake."""
+    files = sorted((lake / "transactions").glob("month=*/*.parquet"))
+    return pl.scan_parquet(files[-1]).select(pl.col("transaction_date").max()).collect().item()
 
 
-def code_fingerprint() -> str:
-    """SHA-256 (12 hex) over src/segengine/**/*.py and queries/*.sql: the code measured.
-
-    Others edit the checkout while benchmarks run; equal fingerprints at start and end of a
-    harness run mean every repetition measured the same code."""
-    digest = hashlib.sha256()
-    files = sorted((ROOT / "src" / "segengine").rglob("*.py")) + sorted(
-        (ROOT / "queries").glob("*.sql"))
-    for f in files:
-        digest.update(str(f.relative_to(ROOT)).encode())
-        digest.update(f.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-def wait_for_quiet(max_load: float, max_wait: float) -> float:
-    """Wait (up to max_wait s) until the 1-minute load average is <= max_load; return it."""
-    deadline = time.monotonic() + max_wait
-    load = os.getloadavg()[0]
-    while load > max_load and time.monotonic() < deadline:
-        time.sleep(5)
-        load = os.getloadavg()[0]
-    return round(load, 2)
+def ensure_lake(data_dir: Path, customers: int, bench: Bench, *, end: date | None = None) -> Path:
+    """Generate the default portfolio (this many customers, 18 months) into data_dir once."""
+    marker = data_dir / "lake" / "transactions"
+    if not marker.is_dir():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        extra = ["--end", end.isoformat()] if end else []
+        r = bench.seg(f"generate {customers:,}", data_dir, "generate", "--customers",
+                      str(customers), *extra)
+        if r["exit_code"] != 0:
+            raise SystemExit(f"generate into {data_dir} failed: {r.get('error')}")
+    return data_dir / "lake"
 
 
-# ---------------------------------------------------------------- child processes
+def daily_base(lake_dir: Path, bench: Bench) -> Path:
+    """A lake one day shorter than the benchmark lake, plus that last day as a CSV to ingest.
+
+    The base is generated (not cut out of the shared lake, which stays untouched) with --end one
+    day earlier; the new day is the benchmark lake's last day with fresh transaction ids."""
+    end = lake_end(lake_dir / "lake")
+    customers = pl.scan_parquet(lake_dir / "lake" / "customers" / "customers.parquet").select(
+        pl.len()).collect().item()
+    base = lake_dir.parent / f"{lake_dir.name}-daily-base"
+    ensure_lake(base, customers, bench, end=end - timedelta(days=1))
+    csv = base / NEW_DAY_CSV
+    if not csv.exists():
+        last = sorted((lake_dir / "lake" / "transactions").glob("month=*/*.parquet"))[-1]
+        day = (pl.scan_parquet(last).filter(pl.col("transaction_date") == end)
+               .with_columns(pl.concat_str(pl.lit("NEWDAY-"), "transaction_id")
+                             .alias("transaction_id"))
+               .collect())
+        day.write_csv(csv)
+    return base
 
 
-def run_child(cmd: list[str], *, log_dir: Path, timeout: float) -> dict[str, Any]:
-    """Run cmd; wall, CPU and peak RSS of that child (os.wait4), stdout/stderr to files."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / "stdout.txt", "wb") as out, open(log_dir / "stderr.txt", "wb") as err:
-        launched = time.time()
-        started = time.perf_counter()
-        child = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT)
-        timer = threading.Timer(timeout, child.kill)
-        timer.start()
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - started
-        timer.cancel()
-    child.returncode = os.waitstatus_to_exitcode(status)
-    result = {
-        "wall_s": round(wall, 3),
-        "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux reports KiB
-        "exit_code": child.returncode,
-        "launched_at": launched,
-    }
-    if child.returncode != 0:
-        tail = (log_dir / "stderr.txt").read_text(errors="replace")[-2000:]
-        result["error"] = "timeout (killed)" if wall >= timeout else tail
-    return result
-
-
-def segengine_cmd() -> list[str]:
-    script = Path(sys.executable).parent / "segengine"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "segengine"]
-
-
-def fresh_data_dir(work: Path, name: str, lake: Path) -> Path:
-    """An empty data directory whose lake/ is a link to the cached lake."""
-    d = work / name
+def daily_cycle(bench: Bench, base: Path, end: date, rep: int, tag: str,
+                no_summaries: bool) -> dict[str, float | None]:
+    """Copy the base lake, yesterday's run (untimed), then ingest + run (timed) vs no-summaries."""
+    d = bench.work / f"daily-{tag}-{rep}"
     shutil.rmtree(d, ignore_errors=True)
     d.mkdir(parents=True)
-    (d / "lake").symlink_to(lake.resolve(), target_is_directory=True)
-    return d
+    shutil.copytree(base / "lake", d / "lake", symlinks=True)
+    bench.seg(f"daily{tag} yesterday (untimed)", d, "run")
+    ingest = bench.seg(f"daily{tag} ingest 1 day", d, "ingest", str(base / NEW_DAY_CSV))
+    run = bench.seg(f"daily{tag} run", d, "run", "--as-of", end.isoformat())
+    cycle = None if wall(ingest) is None or wall(run) is None else ingest["wall_s"] + run["wall_s"]
+    raw = None
+    if no_summaries:
+        raw = wall(bench.seg(f"daily{tag} run --no-summaries", d, "run", "--no-summaries",
+                             "--as-of", end.isoformat()))
+    if not bench.args.keep:
+        shutil.rmtree(d, ignore_errors=True)
+    return {"cycle_s": cycle, "no_summaries_s": raw}
 
 
-# ---------------------------------------------------------------- the lake
+def month_ends_back(end: date, n: int) -> tuple[date, date]:
+    """(first, last) of the n month-end dates up to end (end itself when it is a month end)."""
+    last = end if (end + timedelta(days=1)).day == 1 else end.replace(day=1) - timedelta(days=1)
+    y, m = last.year, last.month - (n - 1)
+    while m <= 0:
+        y, m = y - 1, m + 12
+    first = (date(y + m // 12, m % 12 + 1, 1) - timedelta(days=1))
+    return first, last
 
 
-def ensure_lake(scale: str, *, timeout: float) -> dict[str, Any]:
-    """Generate (once) the default portfolio at this scale into benchmarks/cache/<scale>/."""
-    data_dir = CACHE / scale
-    marker = data_dir / "generated.json"
-    want = {"customers": SCALES[scale], "months": MONTHS}
-    if marker.exists():
-        info = json.loads(marker.read_text())
-        if {k: info.get(k) for k in want} == want and (data_dir / "lake").is_dir():
-            return info | {"cached": True}
-    shutil.rmtree(data_dir, ignore_errors=True)
-    data_dir.mkdir(parents=True)
-    print(f"generating scale {scale} ({SCALES[scale]:,} customers) into {data_dir} ...",
-          file=sys.stderr)
-    cmd = segengine_cmd() + ["--data-dir", str(data_dir), "-q", "generate",
-                             "--customers", str(SCALES[scale]), "--months", str(MONTHS)]
-    run = run_child(cmd, log_dir=data_dir / "generate-log", timeout=timeout)
-    if run["exit_code"] != 0:
-        raise SystemExit(f"generate failed: {run.get('error')}")
-    files = sorted((data_dir / "lake" / "transactions").glob("month=*/*.parquet"))
-    rows = pl.scan_parquet(files).select(pl.len()).collect().item()
-    size = sum(f.stat().st_size for f in (data_dir / "lake").rglob("*.parquet"))
-    info = want | {"transactions": rows, "lake_mb": round(size / 2**20, 1),
-                   "generate_wall_s": run["wall_s"], "generate_peak_rss_mb": run["peak_rss_mb"]}
-    marker.write_text(json.dumps(info, indent=2) + "\n")
-    return info | {"cached": False}
-
-
-# ---------------------------------------------------------------- one run of each system
-
-
-def run_segengine(d: Path, *, timeout: float) -> dict[str, Any]:
-    r = run_child(segengine_cmd() + ["--data-dir", str(d), "run"], log_dir=d / "log",
-                  timeout=timeout)
-    if r["exit_code"] != 0:
-        return r
-    manifest = json.loads(next((d / "runs").glob("*.json")).read_text())
-    stages = manifest["stages"]
-    publishing = manifest["publish_seconds"]["total"]
-    started = datetime.fromisoformat(manifest["started_at"]).timestamp()
-    finished = datetime.fromisoformat(manifest["finished_at"]).timestamp()
-    r["as_of"] = manifest["as_of"]
-    r["stages"] = {s["stage"]: s["seconds"] for s in stages}
-    # Where the wall time goes. Stages overlap (MoM and the gate's recomputation run on a
-    # second worker), so the phases are wall-clock spans, not sums of stage times.
-    r["phases"] = {
-        "startup_imports": round(started - r["launched_at"], 3),
-        "compute_and_gate": round(finished - started - publishing, 3),
-        "publish": round(publishing, 3),
-        "exit": round(r["wall_s"] - (finished - r["launched_at"]), 3),
-    }
-    r["rows"] = {name: o["rows"] for name, o in manifest["outputs"].items()}
-    return r
-
-
-def run_pandas(d: Path, *, timeout: float) -> dict[str, Any]:
-    cmd = [sys.executable, str(HERE / "baseline_pandas.py"), "--data-dir", str(d),
-           "--out", str(d / "out"), "--stats", str(d / "stats.json")]
-    return _with_stats(run_child(cmd, log_dir=d / "log", timeout=timeout), d)
-
-
-def run_dbt(d: Path, *, timeout: float) -> dict[str, Any]:
-    cmd = [sys.executable, str(HERE / "baseline_dbt_duckdb.py"), "--data-dir", str(d),
-           "--db", str(d / "baseline.duckdb"), "--stats", str(d / "stats.json")]
-    return _with_stats(run_child(cmd, log_dir=d / "log", timeout=timeout), d)
-
-
-def _with_stats(r: dict[str, Any], d: Path) -> dict[str, Any]:
-    if r["exit_code"] == 0:
-        stats = json.loads((d / "stats.json").read_text())
-        r.update(as_of=stats["as_of"], stages=stats["stages"], rows=stats["rows"])
-    return r
-
-
-RUNNERS = {"segengine": run_segengine, "pandas": run_pandas, "dbt_duckdb": run_dbt}
-
-
-# ---------------------------------------------------------------- agreement
-
-
-def segments_of(system: str, d: Path, as_of: str) -> pl.DataFrame:
-    """customer_id, customer_segment of a system's last run."""
-    if system == "segengine":
-        path = d / "out" / as_of / "customer_segments.parquet"
-        return pl.read_parquet(path, columns=["customer_id", "customer_segment"])
-    if system == "pandas":
-        return pl.read_parquet(d / "out" / "customer_segments.parquet",
-                               columns=["customer_id", "customer_segment"])
-    con = duckdb.connect(str(d / "baseline.duckdb"), read_only=True)
-    try:
-        return con.sql("SELECT customer_id, customer_segment FROM customer_segments").pl()
-    finally:
+def segments_agree(seg_dir: Path, as_of: str, pandas_dir: Path | None,
+                   dbt_dir: Path | None) -> dict[str, float]:
+    """% of customers with the same customer_segment in each baseline as in segengine."""
+    ref = pl.read_parquet(seg_dir / "out" / as_of / "customer_segments.parquet",
+                          columns=["customer_id", "customer_segment"])
+    others = {}
+    if pandas_dir:
+        others["pandas"] = pl.read_parquet(pandas_dir / "out" / "customer_segments.parquet",
+                                           columns=["customer_id", "customer_segment"])
+    if dbt_dir:
+        con = duckdb.connect(str(dbt_dir / "baseline.duckdb"), read_only=True)
+        others["dbt_duckdb"] = con.sql(
+            "SELECT customer_id, customer_segment FROM customer_segments").pl()
         con.close()
-
-
-def agreement(reference: pl.DataFrame, other: pl.DataFrame) -> dict[str, Any]:
-    """Share of customers with the same segment, and the segment counts side by side."""
-    joined = reference.join(other, on="customer_id", how="full", suffix="_other",
-                            coalesce=True)
-    same = joined.filter(pl.col("customer_segment") == pl.col("customer_segment_other")).height
-    counts = {}
-    for seg in SEGMENTS:
-        counts[seg] = {
-            "segengine": reference.filter(pl.col("customer_segment") == seg).height,
-            "baseline": other.filter(pl.col("customer_segment") == seg).height,
-        }
-    return {"customers_segengine": reference.height, "customers_baseline": other.height,
-            "same_segment_pct": round(100.0 * same / max(joined.height, 1), 3),
-            "segment_counts": counts}
-
-
-# ---------------------------------------------------------------- summary
-
-
-def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    ok = [r for r in runs if r["exit_code"] == 0]
-    if not ok:
-        return {"failed": True, "error": runs[-1].get("error")}
-    walls = [r["wall_s"] for r in ok]
-    out: dict[str, Any] = {
-        "n": len(ok),
-        "wall_s": {"median": statistics.median(walls), "min": min(walls), "max": max(walls)},
-        "cpu_s_median": statistics.median(r["cpu_s"] for r in ok),
-        "peak_rss_mb": {"median": statistics.median(r["peak_rss_mb"] for r in ok),
-                        "max": max(r["peak_rss_mb"] for r in ok)},
-        "stages_median_s": {  # union over runs: stages may differ if the code changed
-            name: round(statistics.median(r["stages"][name] for r in ok if name in r["stages"]),
-                        4)
-            for name in dict.fromkeys(n for r in ok for n in r["stages"])},
-        "rows": ok[-1]["rows"],
-    }
-    if "phases" in ok[0]:
-        out["phases_median_s"] = {name: round(statistics.median(r["phases"][name] for r in ok), 3)
-                                  for name in ok[0]["phases"]}
+    out = {}
+    for name, other in others.items():
+        j = ref.join(other, on="customer_id", how="full", suffix="_b", coalesce=True)
+        same = j.filter(pl.col("customer_segment") == pl.col("customer_segment_b")).height
+        out[name] = round(100.0 * same / max(j.height, 1), 3)
     return out
 
 
-def growth(scale: str, result: dict[str, Any]) -> dict[str, Any] | None:
-    """time(this scale) / time(scale 1) and RSS, from results/run_1.json if it exists."""
-    base_path = RESULTS / "run_1.json"
-    if scale == "1" or not base_path.exists():
-        return None
-    base = json.loads(base_path.read_text())
-    out: dict[str, Any] = {"relative_to": "run_1.json", "data_factor": SCALES[scale] / 50_000}
-    for system, summ in result["summary"].items():
-        ref = base["summary"].get(system)
-        if not ref or summ.get("failed") or ref.get("failed"):
-            continue
-        out[system] = {
-            "wall_factor": round(summ["wall_s"]["median"] / ref["wall_s"]["median"], 2),
-            "peak_rss_mb": summ["peak_rss_mb"]["median"],
-            "peak_rss_factor": round(summ["peak_rss_mb"]["median"]
-                                     / ref["peak_rss_mb"]["median"], 2),
-        }
-    return out
-
-
-def print_summary(result: dict[str, Any]) -> None:
-    summ = result["summary"]
-    seg = summ.get("segengine", {})
-    print(f"\nscale {result['scale']}: {result['lake']['customers']:,} customers, "
-          f"{result['lake']['transactions']:,} transactions; {result['repeat']} repetition(s); "
-          f"load avg 1m before runs {result['load_avg_1m_before_runs']}")
-    print(f"{'system':<12} {'median s':>9} {'min s':>7} {'max s':>7} {'cpu s':>7} "
-          f"{'RSS MB':>8} {'x segengine':>12}")
-    for system, s in summ.items():
-        if s.get("failed"):
-            print(f"{system:<12} failed: {str(s.get('error'))[:60]}")
-            continue
-        ratio = ""
-        if system != "segengine" and seg and not seg.get("failed"):
-            ratio = f"{s['wall_s']['median'] / seg['wall_s']['median']:.2f}"
-        print(f"{system:<12} {s['wall_s']['median']:>9.2f} {s['wall_s']['min']:>7.2f} "
-              f"{s['wall_s']['max']:>7.2f} {s['cpu_s_median']:>7.2f} "
-              f"{s['peak_rss_mb']['median']:>8.0f} {ratio:>12}")
-    if seg and not seg.get("failed"):
-        print("\nsegengine stages (median s):")
-        for name, secs in seg["stages_median_s"].items():
-            print(f"  {name:<30} {secs:7.2f}")
-        for name, secs in seg["phases_median_s"].items():
-            print(f"  [{name}]{'':<{28 - len(name)}} {secs:7.2f}")
-    for system, agree in result.get("agreement", {}).items():
-        print(f"customer_segments agreement segengine vs {system}: "
-              f"{agree['same_segment_pct']:.2f}% of customers")
-    if result.get("growth"):
-        g = result["growth"]
-        for system, v in g.items():
-            if isinstance(v, dict):
-                print(f"growth vs scale 1 ({g['data_factor']:g}x data) {system}: "
-                      f"time x{v['wall_factor']}, RSS {v['peak_rss_mb']:.0f} MB "
-                      f"(x{v['peak_rss_factor']})")
-
-
-# ---------------------------------------------------------------- main
+def measure_scale(bench: Bench, scale: str, lake_dir: Path, help_text: str) -> dict[str, Any]:
+    """Every repetition of every measurement at one scale; returns per-quantity lists."""
+    a = bench.args
+    lake = ensure_lake(lake_dir, CUSTOMERS[scale], bench)
+    end = lake_end(lake)
+    no_sum = "--no-summaries" in help_text
+    every = "--every" in help_text
+    base = daily_base(lake_dir, bench) if "daily" not in a.skip else None
+    first, last = month_ends_back(end, 12)
+    reps: dict[str, list[float | None]] = {k: [] for k in (
+        "run_s", "run_rss_bytes", "dbt_s", "pandas_s", "cycle_s", "no_summaries_s",
+        "backfill_s", "generate_s")}
+    unsupported: dict[str, str] = {}
+    agreement: dict[str, float] = {}
+    for rep in range(a.repeat):
+        print(f"scale {scale}x, repetition {rep + 1}/{a.repeat}", file=sys.stderr)
+        d = fresh_data_dir(bench.work, f"seg-{scale}-{rep}", lake)
+        r = bench.seg("run", d, "run")
+        reps["run_s"].append(wall(r))
+        reps["run_rss_bytes"].append(r["peak_rss_bytes"] if r["exit_code"] == 0 else None)
+        dirs: dict[str, Path | None] = {"pandas": None, "dbt_duckdb": None}
+        if scale == "1":
+            for name, script, extra in (
+                    ("pandas", "baseline_pandas.py", ["--out", "{d}/out"]),
+                    ("dbt_duckdb", "baseline_dbt_duckdb.py", ["--db", "{d}/baseline.duckdb"])):
+                if name in a.skip:
+                    continue
+                bd = fresh_data_dir(bench.work, f"{name}-{rep}", lake)
+                cmd = [sys.executable, str(HERE / script), "--data-dir", str(bd),
+                       *[x.format(d=bd) for x in extra]]
+                reps["pandas_s" if name == "pandas" else "dbt_s"].append(
+                    wall(bench.child(name, cmd, bd)))
+                dirs[name] = bd
+        if rep == 0 and r["exit_code"] == 0 and scale == "1":
+            agreement = segments_agree(d, end.isoformat(), dirs["pandas"], dirs["dbt_duckdb"])
+        if base is not None:
+            got = daily_cycle(bench, base, end, rep, scale, no_sum)
+            reps["cycle_s"].append(got["cycle_s"])
+            if no_sum:
+                reps["no_summaries_s"].append(got["no_summaries_s"])
+        if scale == "1" and "backfill" not in a.skip and every:
+            bd = fresh_data_dir(bench.work, f"backfill-{rep}", lake)
+            b = bench.seg("backfill 12 month-ends", bd, "run", "--as-of",
+                          f"{first}..{last}", "--every", "month-end")
+            if rejected_option(b):
+                every = False
+            else:
+                reps["backfill_s"].append(wall(b))
+        if scale == "1" and "generate" not in a.skip:
+            gd = bench.work / f"generate-{rep}"
+            reps["generate_s"].append(wall(bench.seg("generate (defaults)", gd, "generate")))
+            shutil.rmtree(gd, ignore_errors=True)
+        if not a.keep:
+            for p in bench.work.glob(f"*-{rep}"):
+                shutil.rmtree(p, ignore_errors=True)
+    if not no_sum:
+        unsupported["daily_cycle"] = NOT_SUPPORTED
+    if not every:
+        unsupported["backfill"] = NOT_SUPPORTED
+    return {"end": end.isoformat(), "reps": reps, "unsupported": unsupported,
+            "agreement_pct": agreement,
+            "backfill_as_of": f"{first}..{last} --every month-end"}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=list(SCALES), default="1")
+    parser.add_argument("--lake-dir", type=Path, default=HERE / "cache" / "1",
+                        help="data dir of the 1x lake (generated there if missing)")
+    parser.add_argument("--lake10-dir", type=Path, help="data dir of the 10x lake: adds 10x rows")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True,
-                        help="also run the pandas and dbt-on-DuckDB baselines (default on)")
-    parser.add_argument("--skip", action="append", default=[], choices=SYSTEMS[1:],
-                        help="leave out one baseline (repeatable), e.g. --skip pandas at 10x")
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=["pandas", "dbt_duckdb", "daily", "backfill", "generate"])
     parser.add_argument("--max-load", type=float, default=1.5,
-                        help="wait before each run until the 1-min load average is below this")
-    parser.add_argument("--max-wait", type=float, default=90,
+                        help="wait before each child until the 1-min load average is below this")
+    parser.add_argument("--max-wait", type=float, default=60,
                         help="seconds to wait for --max-load before running anyway")
     parser.add_argument("--timeout", type=float, default=3600, help="per child process, s")
     parser.add_argument("--keep", action="store_true", help="keep the run directories")
+    parser.add_argument("--out", type=Path, help="results JSON (default results/ratios_<scales>.json)")
     args = parser.parse_args()
 
-    systems = [s for s in SYSTEMS
-               if s == "segengine" or (args.baselines and s not in args.skip)]
-    lake_info = ensure_lake(args.scale, timeout=args.timeout)
-    lake = CACHE / args.scale / "lake"
+    load_before = os.getloadavg()
+    started = time.time()
     code_at_start = code_fingerprint()
-    work = Path(tempfile.mkdtemp(prefix=f"segengine-runbench-{args.scale}-"))
-    runs: dict[str, list[dict[str, Any]]] = {s: [] for s in systems}
-    loads: list[float] = []
+    help_text = run_options()
+    work = Path(tempfile.mkdtemp(prefix="segengine-ratios-"))
+    bench = Bench(work, args)
+    scales = {"1": args.lake_dir} | ({"10": args.lake10_dir} if args.lake10_dir else {})
+    measured: dict[str, Any] = {}
     try:
-        for rep in range(args.repeat):
-            for system in systems:  # paired: every repetition runs each system once, in turn
-                d = fresh_data_dir(work, f"{system}-{rep}", lake)
-                load = wait_for_quiet(args.max_load, args.max_wait)
-                loads.append(load)
-                r = RUNNERS[system](d, timeout=args.timeout)
-                r["load_avg_1m_before"] = load
-                r["code_fingerprint"] = code_fingerprint()
-                r["load_avg_1m_after"] = round(os.getloadavg()[0], 2)
-                r.pop("launched_at", None)
-                runs[system].append(r)
-                status = "ok" if r["exit_code"] == 0 else f"FAILED: {r.get('error', '')[-300:]}"
-                print(f"rep {rep + 1}/{args.repeat} {system:<10} {r['wall_s']:8.2f} s "
-                      f"{r['peak_rss_mb']:7.0f} MB  load {load:.2f}  {status}", file=sys.stderr)
-                if rep > 0 and not args.keep:  # keep only the first repetition's outputs
-                    shutil.rmtree(d, ignore_errors=True)
-        summary = {s: summarise(rs) for s, rs in runs.items()}
-        agree: dict[str, Any] = {}
-        seg_ok = runs["segengine"][0]["exit_code"] == 0
-        if seg_ok:
-            as_of = runs["segengine"][0]["as_of"]
-            reference = segments_of("segengine", work / "segengine-0", as_of)
-            for system in systems[1:]:
-                if runs[system][0]["exit_code"] == 0:
-                    agree[system] = agreement(reference,
-                                              segments_of(system, work / f"{system}-0", as_of))
+        for scale, lake_dir in scales.items():
+            measured[scale] = measure_scale(bench, scale, lake_dir.resolve(), help_text)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    result: dict[str, Any] = {
-        "benchmark": "segengine run end to end vs pandas and dbt-on-DuckDB baselines",
-        "scale": args.scale,
-        "repeat": args.repeat,
-        "lake": lake_info,
-        "systems": systems,
-        "summary": summary,
-        "ratios_wall_median_baseline_over_segengine": {
-            s: round(summary[s]["wall_s"]["median"] / summary["segengine"]["wall_s"]["median"], 2)
-            for s in systems[1:]
-            if not summary[s].get("failed") and not summary["segengine"].get("failed")},
-        "agreement": agree,
-        "runs": runs,
-        "load_avg_1m_before_runs": {"median": statistics.median(loads), "max": max(loads)},
-        "targets": {"segengine_wall_s_at_scale_1": 5, "segengine_peak_rss_mb_at_scale_1": 1536,
-                    "pandas_over_segengine_min": 10, "dbt_over_segengine_min": 1,
-                    "scale_10_wall_factor_max": 12, "scale_10_peak_rss_mb_max": 6144},
-        "notes": {"dbt_duckdb": "computes fewer tables: no RFM, KMeans, churn, quality gate, "
-                                "history, out/ Parquet files or manifest",
-                  "pandas": "no churn model, quality gate, history or manifest"},
+    medians = {s: medians_of(m["reps"]) for s, m in measured.items()}
+    values = {s: target_values(s, medians[s], medians.get("1")) for s in measured}
+    rows = table_rows(values, {s: m["unsupported"] for s, m in measured.items()})
+    facts = machine() | {
+        "load_avg_before": [round(x, 2) for x in load_before],
+        "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+        "harness_wall_s": round(time.time() - started, 1),
+    }
+    result = {
+        "benchmark": "design §12 ratio targets", "measured_at": datetime.now().isoformat(
+            timespec="seconds"), "repeat": args.repeat, "machine": facts,
         "git": git_state() | {"code_fingerprint_start": code_at_start,
                               "code_fingerprint_end": code_fingerprint()},
-        "measured_at": datetime.now().isoformat(timespec="seconds"),
-        "machine": machine() | {"platform": platform.platform()},
+        "lakes": {s: str(p) for s, p in scales.items()}, "table": rows, "medians": medians,
+        "measured": measured, "children": bench.log,
     }
-    result["growth"] = growth(args.scale, result)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"run_{args.scale}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print_summary(result)
+    path = args.out or RESULTS / f"ratios_{'_'.join(s + 'x' for s in scales)}.json"
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    print(f"\nmachine: {facts['cores']} cores, {facts.get('cpu_model', '')}, "
+          f"load avg before {facts['load_avg_before']} after {facts['load_avg_after']}; "
+          f"python {facts['python']}, duckdb {facts['duckdb']}, polars {facts['polars']}, "
+          f"pandas {facts.get('pandas')}, scikit-learn {facts.get('scikit-learn')}; "
+          f"git {result['git']['head']}; medians of {args.repeat}")
+    for s, m in measured.items():
+        med = {k: (round(v, 2) if v is not None else None) for k, v in medians[s].items()}
+        print(f"{s}x medians: {med}; segments agreement: {m['agreement_pct']}")
+    print(format_table(rows))
     if code_at_start != result["git"]["code_fingerprint_end"]:
-        print("warning: src/ or queries/ changed during the benchmark; repetitions may have "
-              "measured different code", file=sys.stderr)
-    print(f"-> {path.relative_to(ROOT)}")
+        print("warning: src/ or queries/ changed during the benchmark", file=sys.stderr)
+    print(f"-> {path}")
 
 
 if __name__ == "__main__":
