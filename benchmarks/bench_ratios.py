@@ -84,12 +84,12 @@ def target_values(scale: str, m: dict[str, float | None],
             "full_vs_pandas": ratio(m.get("pandas_s"), m.get("run_s")),
             "daily_cycle": ratio(m.get("cycle_s"), m.get("no_summaries_s")),
             "backfill": ratio(m.get("backfill_s"), m.get("run_s")),
-            "peak_rss": None if m.get("run_rss_bytes") is None else m["run_rss_bytes"] / GB,
+            "peak_rss": ratio(m.get("run_rss_bytes"), GB),
             "generate": m.get("generate_s"),
         }
     return {
         "scale_time": ratio(m.get("run_s"), base.get("run_s")),
-        "peak_rss": None if m.get("run_rss_bytes") is None else m["run_rss_bytes"] / GB,
+        "peak_rss": ratio(m.get("run_rss_bytes"), GB),
         "daily_cycle": ratio(m.get("cycle_s"), m.get("no_summaries_s")),
     }
 
@@ -111,7 +111,8 @@ def table_rows(values: dict[str, dict[str, float | None]],
             shown = f"{value:.2f}{t.unit}" if t.unit == "x" else f"{value:.2f} {t.unit}"
         else:
             shown = note or NOT_MEASURED
-        goal = f"{'>=' if t.at_least else '<='} {t.goal:g}{t.unit if t.unit == 'x' else ' ' + t.unit}"
+        unit = t.unit if t.unit == "x" else f" {t.unit}"
+        goal = f"{'>=' if t.at_least else '<='} {t.goal:g}{unit}"
         rows.append({"scale": t.scale, "key": t.key, "target": t.label, "value": value,
                      "shown": shown, "goal": goal, "verdict": verdict(t, value)})
     return rows

@@ -26,9 +26,17 @@ from typing import Any
 
 import duckdb
 import polars as pl
-from bench_process import (ROOT, code_fingerprint, fresh_data_dir, git_state, machine,
-                           rejected_option, run_child, run_options, segengine_cmd,
-                           wait_for_quiet)
+from bench_process import (
+    code_fingerprint,
+    fresh_data_dir,
+    git_state,
+    machine,
+    rejected_option,
+    run_child,
+    run_options,
+    segengine_cmd,
+    wait_for_quiet,
+)
 from bench_ratios import NOT_SUPPORTED, format_table, medians_of, table_rows, target_values
 
 HERE = Path(__file__).resolve().parent
@@ -234,7 +242,8 @@ def main() -> None:
                         help="seconds to wait for --max-load before running anyway")
     parser.add_argument("--timeout", type=float, default=3600, help="per child process, s")
     parser.add_argument("--keep", action="store_true", help="keep the run directories")
-    parser.add_argument("--out", type=Path, help="results JSON (default results/ratios_<scales>.json)")
+    parser.add_argument("--out", type=Path,
+                        help="results JSON (default results/ratios_<scales>.json)")
     args = parser.parse_args()
 
     load_before = os.getloadavg()
