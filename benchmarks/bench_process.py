@@ -87,7 +87,7 @@ def run_child(cmd: list[str], *, log_dir: Path, timeout: float) -> dict[str, Any
         wall = time.perf_counter() - started
         timer.cancel()
     child.returncode = os.waitstatus_to_exitcode(status)
-    result = {
+    result: dict[str, Any] = {
         "wall_s": round(wall, 3),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux reports KiB

@@ -91,3 +91,37 @@ def test_only_measured_scales_are_printed_and_the_table_is_markdown() -> None:
     assert text.splitlines()[0] == "| scale | target | measured | goal | verdict |"
     assert "| 1x | full run vs dbt-on-DuckDB (dbt s / segengine s) | 0.50x | >= 1x | MISS |" \
         in text.splitlines()
+
+
+def _bench_module(name: str):  # the scripts import their siblings as top-level modules
+    import importlib
+    import sys
+    from pathlib import Path
+
+    folder = str(Path(__file__).resolve().parents[1] / "benchmarks")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return importlib.import_module(name)
+
+
+def test_backfill_covers_twelve_month_ends_up_to_the_lake_end() -> None:
+    from datetime import date
+
+    month_ends_back = _bench_module("run_bench").month_ends_back
+    assert month_ends_back(date(2025, 10, 31), 12) == (date(2024, 11, 30), date(2025, 10, 31))
+    # a lake ending mid-month: the last month end before it
+    assert month_ends_back(date(2025, 3, 15), 12) == (date(2024, 3, 31), date(2025, 2, 28))
+    assert month_ends_back(date(2024, 12, 31), 12) == (date(2024, 1, 31), date(2024, 12, 31))
+
+
+def test_cpu_of_overlapping_stages_is_shared_and_adds_up_to_the_total() -> None:
+    attribute = _bench_module("cpu_budget").attribute
+    # (seconds since start, cumulative CPU-s): 1 CPU-s per second, 2 while two stages overlap
+    samples = [(0.0, 0.0), (1.0, 1.0), (2.0, 3.0), (3.0, 5.0), (4.0, 6.0), (5.0, 7.0)]
+    spans = {"activity": (1.0, 3.0), "mom": (2.0, 3.0)}
+    got = attribute(samples, spans, total_cpu=7.5)
+    assert got["startup_imports_attach"] == 1.0
+    assert got["activity"] == 2.0 + 1.0  # alone in [1, 2), half of [2, 3)
+    assert got["mom"] == 1.0
+    assert got["publish_and_exit"] == 2.0 + 0.5  # after the last stage, plus after sampling
+    assert sum(got.values()) == 7.5
