@@ -175,7 +175,7 @@ def measure_scale(bench: Bench, scale: str, lake_dir: Path, help_text: str) -> d
     first, last = month_ends_back(end, 12)
     reps: dict[str, list[float | None]] = {k: [] for k in (
         "run_s", "run_rss_bytes", "dbt_s", "pandas_s", "cycle_s", "no_summaries_s",
-        "backfill_s", "generate_s")}
+        "backfill_s", "generate_s", "run_cpu_s", "pandas_cpu_s", "dbt_cpu_s")}
     unsupported: dict[str, str] = {}
     agreement: dict[str, float] = {}
     for rep in range(a.repeat):
@@ -183,6 +183,7 @@ def measure_scale(bench: Bench, scale: str, lake_dir: Path, help_text: str) -> d
         d = fresh_data_dir(bench.work, f"seg-{scale}-{rep}", lake)
         r = bench.seg("run", d, "run")
         reps["run_s"].append(wall(r))
+        reps["run_cpu_s"].append(r["cpu_s"] if r["exit_code"] == 0 else None)
         reps["run_rss_bytes"].append(r["peak_rss_bytes"] if r["exit_code"] == 0 else None)
         dirs: dict[str, Path | None] = {"pandas": None, "dbt_duckdb": None}
         if scale == "1":
@@ -194,8 +195,10 @@ def measure_scale(bench: Bench, scale: str, lake_dir: Path, help_text: str) -> d
                 bd = fresh_data_dir(bench.work, f"{name}-{rep}", lake)
                 cmd = [sys.executable, str(HERE / script), "--data-dir", str(bd),
                        *[x.format(d=bd) for x in extra]]
-                reps["pandas_s" if name == "pandas" else "dbt_s"].append(
-                    wall(bench.child(name, cmd, bd)))
+                short = "pandas" if name == "pandas" else "dbt"
+                b = bench.child(name, cmd, bd)
+                reps[f"{short}_s"].append(wall(b))
+                reps[f"{short}_cpu_s"].append(b["cpu_s"] if b["exit_code"] == 0 else None)
                 dirs[name] = bd
         if rep == 0 and r["exit_code"] == 0 and scale == "1":
             agreement = segments_agree(d, end.isoformat(), dirs["pandas"], dirs["dbt_duckdb"])
