@@ -222,9 +222,9 @@ def measure_scale(bench: Bench, scale: str, lake_dir: Path, help_text: str) -> d
         if not a.keep:
             for p in bench.work.glob(f"*-{rep}"):
                 shutil.rmtree(p, ignore_errors=True)
-    if not no_sum:
+    if not no_sum and base is not None:  # skipped rows stay "not measured"
         unsupported["daily_cycle"] = NOT_SUPPORTED
-    if not every:
+    if not every and "backfill" not in a.skip:
         unsupported["backfill"] = NOT_SUPPORTED
     return {"end": end.isoformat(), "reps": reps, "unsupported": unsupported,
             "agreement_pct": agreement,
@@ -291,6 +291,9 @@ def main() -> None:
         med = {k: (round(v, 2) if v is not None else None) for k, v in medians[s].items()}
         print(f"{s}x medians: {med}; segments agreement: {m['agreement_pct']}")
     print(format_table(rows))
+    for c in (c for c in bench.log if c["exit_code"] != 0 and not rejected_option(c)):
+        print(f"FAILED {c['what']} (exit {c['exit_code']}): a row that needs it shows n/a; "
+              f"{str(c.get('error', ''))[-300:]}")
     if code_at_start != result["git"]["code_fingerprint_end"]:
         print("warning: src/ or queries/ changed during the benchmark", file=sys.stderr)
     print(f"-> {path}")
