@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -109,8 +110,10 @@ def main() -> None:
         d = fresh_data_dir(work, f"run-{rep}", args.lake_dir.resolve() / "lake")
         loads.append(round(os.getloadavg()[0], 2))
         runs.append(profile_once(d))
+        shutil.rmtree(d, ignore_errors=True)
         print(f"run {rep + 1}: {runs[-1]['wall_s']} s wall, {runs[-1]['cpu_s']} CPU-s, "
               f"load {loads[-1]}", file=sys.stderr)
+    shutil.rmtree(work, ignore_errors=True)
     names = list(dict.fromkeys(n for r in runs for n in r["cpu_by_component"]))
     med = {n: round(statistics.median(r["cpu_by_component"].get(n, 0.0) for r in runs), 2)
            for n in names}
