@@ -211,7 +211,8 @@ def portfolio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portfolio]:
 
 
 KEYS = {"rfm_segment_summary": ["segment"], "cluster_profiles": ["cluster_id"],
-        "churn_model_report": ["metric"], "metric_mom_spend_change": ["customer_id", "month"]}
+        "churn_model_report": ["metric"], "churn_model_curves": ["curve", "x", "y"],
+        "metric_mom_spend_change": ["customer_id", "month"]}
 
 
 def same(want: Any, got: Any) -> bool:
