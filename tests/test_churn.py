@@ -22,9 +22,12 @@ from segengine.models.churn import (
     MIN_TRAIN_CUSTOMERS,
     churn_features,
     feature_date_for,
+    fit_churn,
     label_params,
     score_churn,
 )
+from segengine.models.churn_fit import BlendedModel, linear_matrix
+from segengine.run.churn_curves import churn_model_curves
 from segengine.run.pipeline import date_params
 from segengine.run.queries import register_frames, run_model
 
@@ -328,3 +331,42 @@ def test_empty_inputs_give_empty_scores() -> None:
     empty = churn_features(activity_of([], AS_OF), feature_date=AS_OF)
     scores, report = score_churn(empty, labels_of([]), empty, config=CONFIG)
     assert scores.height == 0 and _report(report)["trained"] == 0.0
+
+
+def test_the_held_out_roc_curve_has_the_reported_auc_and_calibration_counts_every_customer(
+        population: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]) -> None:
+    fitted = fit_churn(*population, config=CONFIG)
+    metrics = _report(fitted.report)
+    assert fitted.held_out.height == metrics["test_customers"] == 150
+    assert fitted.held_out["churned"].mean() == pytest.approx(metrics["base_rate"], abs=0.01)
+    curves = churn_model_curves(fitted.held_out["churn_probability"].to_numpy(),
+                                fitted.held_out["churned"].cast(pl.Int64).to_numpy())
+    roc = curves.filter(pl.col("curve") == "roc")
+    area = float(np.trapezoid(roc["y"].to_numpy(), roc["x"].to_numpy()))
+    assert area == pytest.approx(metrics["auc"], abs=1e-12)
+    assert curves.filter(pl.col("curve") == "calibration")["customers"].sum() == 150
+    assert (fit_churn(*population, config=CONFIG).held_out.equals(fitted.held_out))
+
+
+def test_without_a_model_there_are_no_held_out_customers(
+        population: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]) -> None:
+    fitted = fit_churn(*population, config=ChurnConfig(enabled=False))
+    assert fitted.held_out.is_empty()
+    assert fitted.held_out.columns == ["churn_probability", "churned"]
+
+
+def test_the_blend_keeps_rising_beyond_the_training_range_where_trees_are_flat() -> None:
+    # recency (first column) 0..4 gaps in training, churn more likely the later; scored at 4-16
+    rng = np.random.default_rng(5)
+    recency = rng.uniform(0, 4, 400)
+    y = (rng.random(400) < 1 / (1 + np.exp(-(recency - 2)))).astype(np.int64)
+    train = pl.DataFrame({"recency_gaps": recency, "recency_shrunk_gaps": recency,
+                          "relative_purchase_rate": 1.0, "purchases": 3.0})
+    monotonic = (1, 1, -1, -1)
+    model = BlendedModel(7, monotonic).fit(train.to_numpy(), linear_matrix(train), y)
+    far = pl.DataFrame({"recency_gaps": [4.0, 8.0, 16.0], "recency_shrunk_gaps": [4.0, 8.0, 16.0],
+                        "relative_purchase_rate": 1.0, "purchases": 3.0})
+    trees = model.trees.predict_proba(far.to_numpy())[:, 1]
+    blended = model.predict(far.to_numpy(), linear_matrix(far))
+    assert trees[0] == trees[1] == trees[2]  # no split beyond the training range
+    assert blended[0] < blended[1] < blended[2]

@@ -18,13 +18,15 @@ vs the 90 before, only for customers with 180 days of tenure). Why these: the mo
 and scores at as_of, 90 days later; raw days and tenure do not transfer when the portfolio
 ages (CDNOW is one cohort: at S its customers are months younger than at as_of, and trees do not
 extrapolate), while gaps and ratios do. A feature known for fewer than half of the labelled
-customers (the spend trend of a young portfolio) is left out. Out of time on CDNOW this beats
-lifetimes' BG/NBD at 9 of 10 month-ends (benchmarks/churn_eval.py, README); spend windows,
-lifetime value, raw recency/tenure and category shares were measured and lowered it.
+customers (the spend trend of a young portfolio) is left out. Spend windows, lifetime value, raw
+recency/tenure and category shares were measured and lowered the out-of-time AUC.
 Training: customers sorted by id, stratified 75/25 split, HistGradientBoostingClassifier with
-monotonic constraints, all seeded with `ChurnConfig.seed`; the model fitted on the 75% is
-evaluated on the held-out 25% (AUC, precision and recall at 0.5, Brier score), then refitted on
-every labelled customer to score everyone active on or before as_of.
+monotonic constraints blended with a logistic term (models/churn_fit.py: it extrapolates where
+trees cannot; with it the model beats lifetimes' BG/NBD out of time on CDNOW at every month-end
+benchmarks/churn_eval.py tests, README), all seeded with `ChurnConfig.seed`; the model fitted on
+the 75% is evaluated on the held-out 25% (AUC, precision and recall at 0.5, Brier score), then
+refitted on every labelled customer to score everyone active on or before as_of. fit_churn also
+returns the held-out (probability, label) pairs: the churn_model_curves table (§13).
 Fitting and prediction run single-threaded: with two cores shared with other work, OpenMP
 barriers made HistGradientBoosting 10-20x slower, while one thread takes ~0.7 s at 50K customers.
 Too few labelled customers or too few of either class: no model, NULL scores, and the report says
@@ -36,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -45,9 +47,7 @@ from threadpoolctl import threadpool_limits
 from segengine.config import ChurnConfig
 from segengine.errors import DataError
 from segengine.models.cadence import cadence_unit_days, typical_gap_days
-
-if TYPE_CHECKING:
-    from sklearn.ensemble import HistGradientBoostingClassifier
+from segengine.models.churn_fit import BlendedModel, linear_matrix
 
 HORIZON_DAYS = 90
 """Days between the feature date S and the label date as_of."""
@@ -205,17 +205,6 @@ def _untrainable(y: np.ndarray, config: ChurnConfig) -> str | None:
     return None
 
 
-def _model(seed: int) -> HistGradientBoostingClassifier:
-    """The churn classifier: fixed size, no early stopping, seeded."""
-    from sklearn.ensemble import HistGradientBoostingClassifier  # lazy, see clusters._choose
-
-    return HistGradientBoostingClassifier(
-        max_iter=50, learning_rate=0.2, max_leaf_nodes=15, min_samples_leaf=20,
-        l2_regularization=1.0, early_stopping=False, random_state=seed,
-        monotonic_cst=list(MONOTONIC),
-    )
-
-
 def _drop_sparse_columns(x: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     """A feature known (not NULL) for fewer than half of the labelled customers is left out
     (0 in every matrix): the model would learn it from a minority unlike the customers it
@@ -237,8 +226,29 @@ def _scores(ids: pl.Series, probability: np.ndarray | None) -> pl.DataFrame:
     return pl.DataFrame([ids, values, exact]).cast(SCORES_SCHEMA)  # type: ignore[arg-type]
 
 
+class ChurnModel(NamedTuple):
+    """What training produced: churn_scores, churn_model_report and the held-out customers'
+    (churn_probability, churned) the report's AUC and Brier are measured on (empty without a
+    model), the input of run/churn_curves.churn_model_curves."""
+
+    scores: pl.DataFrame
+    report: pl.DataFrame
+    held_out: pl.DataFrame
+
+
+HELD_OUT_SCHEMA: dict[str, pl.DataType] = {"churn_probability": pl.Float64(),
+                                           "churned": pl.Boolean()}
+
+
 def score_churn(features_at_s: pl.DataFrame, labels: pl.DataFrame, features_now: pl.DataFrame,
                 *, config: ChurnConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """churn_scores and churn_model_report (fit_churn without the held-out predictions)."""
+    fitted = fit_churn(features_at_s, labels, features_now, config=config)
+    return fitted.scores, fitted.report
+
+
+def fit_churn(features_at_s: pl.DataFrame, labels: pl.DataFrame, features_now: pl.DataFrame,
+              *, config: ChurnConfig) -> ChurnModel:
     """Train on (features at S, labels), evaluate on held-out customers, score features now."""
     _require(labels, ("customer_id", "churned"), "churn_labels")
     train = (features_at_s.join(labels.select("customer_id", "churned"), on="customer_id",
@@ -252,8 +262,10 @@ def score_churn(features_at_s: pl.DataFrame, labels: pl.DataFrame, features_now:
     if reason is not None:
         report = _report([("trained", 0.0, reason), *base,
                           ("scored_customers", 0.0, None)])
-        return _scores(now.get_column("customer_id"), None), report
+        return ChurnModel(_scores(now.get_column("customer_id"), None), report,
+                          pl.DataFrame(schema=HELD_OUT_SCHEMA))
     x, x_now = _drop_sparse_columns(_matrix(train), x_now)
+    lin, lin_now = linear_matrix(train), linear_matrix(now)
     import sklearn.ensemble  # noqa: F401 - load OpenMP before threadpool_limits can cap it
     from sklearn.metrics import brier_score_loss, precision_score, recall_score, roc_auc_score
     from sklearn.model_selection import train_test_split
@@ -261,9 +273,10 @@ def score_churn(features_at_s: pl.DataFrame, labels: pl.DataFrame, features_now:
     fit_idx, test_idx = train_test_split(np.arange(y.size), test_size=TEST_SHARE, stratify=y,
                                          random_state=config.seed)
     with threadpool_limits(limits=1):  # OpenMP on 2 busy cores stalls (10x slower); see module
-        p_test = _model(config.seed).fit(x[fit_idx], y[fit_idx]).predict_proba(x[test_idx])[:, 1]
-        model = _model(config.seed).fit(x, y)  # the scoring model learns from every label
-        p_now = model.predict_proba(x_now)[:, 1] if now.height else np.empty(0)
+        p_test = BlendedModel(config.seed, MONOTONIC).fit(
+            x[fit_idx], lin[fit_idx], y[fit_idx]).predict(x[test_idx], lin[test_idx])
+        model = BlendedModel(config.seed, MONOTONIC).fit(x, lin, y)  # scores: every label
+        p_now = model.predict(x_now, lin_now)
     hit = (p_test >= THRESHOLD).astype(np.int64)
     y_test = y[test_idx]
     report = _report([
@@ -281,4 +294,6 @@ def score_churn(features_at_s: pl.DataFrame, labels: pl.DataFrame, features_now:
                                                            "the probability (calibration)"),
         ("scored_customers", float(now.height), None),
     ])
-    return _scores(now.get_column("customer_id"), p_now), report
+    held_out = pl.DataFrame({"churn_probability": p_test, "churned": y_test.astype(bool)},
+                            schema=HELD_OUT_SCHEMA)
+    return ChurnModel(_scores(now.get_column("customer_id"), p_now), report, held_out)

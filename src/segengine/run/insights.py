@@ -139,18 +139,20 @@ def churn_bands(r: Results) -> pl.DataFrame:
 
 def churn_curves(r: Results) -> dict[str, pl.DataFrame]:
     """ROC and calibration points if the run published them (table churn_model_curves with
-    curve, x, y, customers); {} otherwise."""
+    curve, x, y, customers); a curve without points (no model trained) is left out, so {} when
+    churn was off or untrainable."""
     if not r.has("churn_model_curves"):
         return {}
-    frame = r.frame("SELECT curve, x, y, customers FROM churn_model_curves ORDER BY curve, x")
+    frame = r.frame("SELECT curve, x, y, customers FROM churn_model_curves ORDER BY curve, x, y")
     roc = frame.filter(pl.col("curve") == "roc")
     cal = frame.filter(pl.col("curve") == "calibration")
-    return {
+    curves = {
         "roc": roc.select(pl.col("x").alias("false_positive_rate"),
                           pl.col("y").alias("true_positive_rate")),
         "calibration": cal.select(pl.col("x").alias("mean_predicted"),
                                   pl.col("y").alias("observed_rate"), "customers"),
     }
+    return {name: points for name, points in curves.items() if points.height}
 
 
 def audience_summary(r: Results, where: str, params: list[Any]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from segengine.config import Settings
 from segengine.errors import DataError, QualityError
 from segengine.lake.layout import Layout, data_dir_lock, latest_transaction_date, scan_transactions
 from segengine.models.cadence import typical_gap_days
-from segengine.models.churn import churn_features, feature_date_for, label_params, score_churn
+from segengine.models.churn import churn_features, feature_date_for, fit_churn, label_params
 from segengine.models.clusters import cluster_customers, parse_k
 from segengine.models.lifecycle import CUSTOMER_LIFECYCLE, customer_lifecycle
 from segengine.models.mlsegments import attach_segments, read_segments_file
@@ -32,6 +32,7 @@ from segengine.models.rfm import customer_rfm, rfm_segment_summary, score_ks
 from segengine.models.segments import segment_params
 from segengine.rounding import cents, half_up_money, half_up_ratio
 from segengine.run import publish, recover
+from segengine.run.churn_curves import held_out_curves
 from segengine.run.quality import (
     CheckResult,
     errors,
@@ -190,11 +191,13 @@ def _feature_tables(con: duckdb.DuckDBPyConnection, t: dict[str, pl.DataFrame],
         labels = timer.run("churn_labels", lambda: run_model(
             con, "churn_labels", {}, materialize=False))
         start = time.perf_counter()
-        out["churn_scores"], report = score_churn(
+        fitted = fit_churn(
             churn_features(labels, feature_date=feature_date_for(as_of)), labels,
             churn_features(activity, feature_date=as_of), config=settings.churn)
+        out["churn_scores"] = fitted.scores
         timer.record("churn_model", time.perf_counter() - start, out["churn_scores"].height)
-        out["churn_model_report"] = report.with_columns(as_of_date=pl.lit(as_of))
+        out["churn_model_report"] = fitted.report.with_columns(as_of_date=pl.lit(as_of))
+        out["churn_model_curves"] = held_out_curves(fitted.held_out, as_of=as_of)
     out["customer_lifecycle"] = customer_lifecycle(
         t["customer_segments"], out.get("churn_scores", pl.DataFrame(
             schema=EMPTY_FEATURES["churn_scores"])), as_of=as_of, typical_gap_days=gap)

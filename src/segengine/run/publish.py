@@ -36,6 +36,7 @@ from segengine.config import Settings, leaf_values, mask
 from segengine.errors import SegengineError
 from segengine.lake.layout import Layout, write_json_atomic
 from segengine.run import recover
+from segengine.run.churn_curves import SORT_KEY
 from segengine.run.faults import fault
 from segengine.run.quality import CheckResult
 from segengine.run.recover import file_sha256
@@ -60,6 +61,7 @@ SORT_KEYS: dict[str, list[str]] = {
     "cluster_profiles": ["cluster_id"],
     "dim_customer": ["customer_key"],
     "churn_model_report": ["metric"],
+    "churn_model_curves": SORT_KEY,
 }
 
 

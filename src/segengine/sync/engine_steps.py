@@ -28,7 +28,7 @@ from segengine.models.churn import (
     SCORES_SCHEMA,
     churn_features,
     feature_date_for,
-    score_churn,
+    fit_churn,
 )
 from segengine.models.clusters import CLUSTER_PROFILES, CUSTOMER_CLUSTERS, cluster_customers
 from segengine.models.lifecycle import CUSTOMER_LIFECYCLE, customer_lifecycle
@@ -39,6 +39,8 @@ from segengine.models.rfm import (
     customer_rfm,
     rfm_segment_summary,
 )
+from segengine.run.churn_curves import SCHEMA as CURVES_SCHEMA
+from segengine.run.churn_curves import held_out_curves
 from segengine.run.queries import model_names
 from segengine.sync.translate import model_columns, relations_read
 
@@ -48,9 +50,11 @@ AS_OF_DATE: dict[str, pl.DataType] = {"as_of_date": pl.Date()}
 PUBLISHED = ("customer_segments", "metric_customer_ltv", "metric_avg_transaction_value",
              "metric_mom_spend_change", "customer_rfm", "rfm_segment_summary",
              "customer_clusters", "cluster_profiles", "churn_model_report",
-             "customer_360_profile", "dim_customer")
+             "churn_model_curves", "customer_360_profile", "dim_customer")
 """The output tables of a run (plus customer_segments_history, copied from customer_segments,
 §5.8); a test holds this equal to what the local run publishes."""
+CHURN_MODEL_TABLES = ("churn_model_report", "churn_model_curves")
+"""Published only with the churn model on."""
 HISTORY = {"customer_segments_history": "customer_segments"}
 SOURCES = ("transactions", "customers")
 """Relations the source step provides (validated source rows)."""
@@ -138,12 +142,13 @@ def _clusters(ctx: Context, f: dict[str, pl.DataFrame]) -> dict[str, pl.DataFram
 
 def _churn(ctx: Context, f: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     labels = f["churn_labels"]
-    scores, report = score_churn(
+    fitted = fit_churn(
         churn_features(labels, feature_date=feature_date_for(ctx.as_of)), labels,
         churn_features(f["customer_activity"], feature_date=ctx.as_of),
         config=ctx.settings.churn)
-    return {"churn_scores": scores,
-            "churn_model_report": report.with_columns(as_of_date=pl.lit(ctx.as_of))}
+    return {"churn_scores": fitted.scores,
+            "churn_model_report": fitted.report.with_columns(as_of_date=pl.lit(ctx.as_of)),
+            "churn_model_curves": held_out_curves(fitted.held_out, as_of=ctx.as_of)}
 
 
 def _no_churn(_ctx: Context, _f: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
@@ -174,7 +179,8 @@ def python_steps(settings: Settings, *, segments_file: bool) -> list[PythonStep]
     churn = (PythonStep("churn_model", (Fetch("churn_labels", (*ACTIVITY_COLUMNS, "churned")),
                                         Fetch("customer_activity", ACTIVITY_COLUMNS)), (),
                         {"churn_scores": SCORES_SCHEMA,
-                         "churn_model_report": {**REPORT_SCHEMA, **AS_OF_DATE}}, _churn)
+                         "churn_model_report": {**REPORT_SCHEMA, **AS_OF_DATE},
+                         "churn_model_curves": {**CURVES_SCHEMA, **AS_OF_DATE}}, _churn)
              if settings.churn.enabled
              else PythonStep("churn_model", (), (), {"churn_scores": SCORES_SCHEMA}, _no_churn))
     return [
@@ -202,8 +208,8 @@ def python_steps(settings: Settings, *, segments_file: bool) -> list[PythonStep]
 
 
 def published(settings: Settings) -> list[str]:
-    """Tables this run publishes (churn_model_report only with the churn model on)."""
-    return [t for t in PUBLISHED if settings.churn.enabled or t != "churn_model_report"]
+    """Tables this run publishes (the churn model's report and curves only with it on)."""
+    return [t for t in PUBLISHED if settings.churn.enabled or t not in CHURN_MODEL_TABLES]
 
 
 def order(settings: Settings, *, segments_file: bool) -> list[Step]:
