@@ -63,9 +63,9 @@ def test_backfill_equals_separate_runs_and_fills_the_history(lake: Path, tmp_pat
     assert "[3/3] published 2025-10-31" in result.stderr
     one, many = manifests(separate), manifests(lake)
     assert sorted(many) == [d.isoformat() for d in DATES]
-    for d in many:
-        assert hashes(many[d]) == hashes(one[d]), d
-        assert len(hashes(many[d])) >= 12
+    for day in many:
+        assert hashes(many[day]) == hashes(one[day]), day
+        assert len(hashes(many[day])) >= 12
     con = duckdb.connect(str(lake / "warehouse.duckdb"), read_only=True)
     try:
         history = con.sql("SELECT as_of_date, count(*) FROM customer_segments_history "
