@@ -2,7 +2,10 @@
 
 Stages compute every output table in an in-memory DuckDB over the Parquet lake (SQL models in
 queries/) plus Polars/scikit-learn steps; only when all stages and the quality gate succeed are
-the tables published (publish.py). `build_tables` is the pure-ish core used by tests on frames.
+the tables published (publish.py). `build_tables` is the pure-ish core used by tests on frames:
+the stages are declared as data in `table_stages` (inputs, outputs, function) and run by the
+scheduler in stages.py. `run_dates` runs several as-of dates in one process (a backfill,
+backfill.py), each published as its own run; `run_pipeline` is its one-date case.
 """
 
 from __future__ import annotations
