@@ -126,8 +126,8 @@ def run_graph(graph: Graph, *, given: Mapping[str, Any] | None = None,
         if con is None:
             return None
         if not hasattr(local, "cursor"):
-            local.cursor = con.cursor()
-            with lock:
+            with lock:  # one thread at a time uses the shared connection object
+                local.cursor = con.cursor()
                 cursors.append(local.cursor)
         return local.cursor
 
