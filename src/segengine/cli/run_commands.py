@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import date
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,6 +13,10 @@ from segengine.errors import SegengineError
 from segengine.lake.layout import Layout
 from segengine.present.console import Steps, check_lines, print_check_lines, print_frame
 from segengine.present.display import FORMATS, render
+from segengine.run.backfill import EVERY, parse_as_of
+
+if TYPE_CHECKING:
+    from segengine.run.pipeline import RunResult
 
 SUMMARY_HEADERS = {"customer_segment": "segment", "pct_customers": "% customers",
                    "avg_monthly_spend": "monthly spend ($, avg per customer)",
@@ -44,7 +49,11 @@ def where_results_are(app: AppContext, as_of: date, manifest: str) -> list[str]:
 
 
 @cli.command()
-@as_of_option
+@click.option("--as-of", "as_of_values", multiple=True, metavar="DATE|A..B",
+              help="As-of date YYYY-MM-DD (default: latest transaction). Repeat it, or give a "
+                   "range A..B with --every, to backfill several dates in one command.")
+@click.option("--every", type=click.Choice(EVERY),
+              help="With --as-of A..B: compute every month-end in the range, oldest first.")
 @click.option("--segments-file", type=click.Path(dir_okay=False, exists=True),
               help="External ML segmentation CSV (customer_id, segment_id, segment_name).")
 @click.option("--allow-stale-lake", is_flag=True,
@@ -58,35 +67,73 @@ def where_results_are(app: AppContext, as_of: date, manifest: str) -> list[str]:
               help="With --engine snowflake: connection in Snowflake's connections.toml.")
 @pass_app
 @error_boundary
-def run(app: AppContext, as_of: date | None, segments_file: str | None,
-        allow_stale_lake: bool = False, engine: str = "local", dry_run: bool = False,
-        connection: str | None = None) -> None:
+def run(app: AppContext, as_of_values: tuple[str, ...] = (), every: str | None = None,
+        segments_file: str | None = None, allow_stale_lake: bool = False,
+        engine: str = "local", dry_run: bool = False, connection: str | None = None) -> None:
     """Compute every output table as of a date and publish warehouse, out/ and the manifest.
+
+    Several dates (--as-of repeated, or --as-of A..B --every month-end) are computed oldest
+    first in one command, each published as its own run, so the segment history and
+    `segengine migration` cover them all; the newest date is the current run afterwards.
 
     With --engine snowflake the same models run inside Snowflake instead (only customer-grain
     rows leave it) and the tables are published to [snowflake.target].
 
-    Example: segengine run --as-of 2025-10-31
+    Example: segengine run --as-of 2025-01-31..2025-12-31 --every month-end
     """
+    dates = parse_as_of(as_of_values, every)
+    as_of = dates[0] if dates else None
     if engine == "snowflake":
         from segengine.cli.sync_commands import do_engine_run
 
+        if len(dates) > 1:
+            raise click.UsageError("--engine snowflake runs one --as-of date at a time")
         do_engine_run(app, app.settings(**{"snowflake.connection": connection}), as_of=as_of,
                       segments_file=segments_file, allow_stale_lake=allow_stale_lake,
                       dry_run=dry_run)
         return
     if dry_run or connection:
         raise click.UsageError("--dry-run and --connection need --engine snowflake")
+    if len(dates) > 1:
+        _backfill(app, dates, segments_file=segments_file, allow_stale_lake=allow_stale_lake)
+        return
     from segengine.run.pipeline import run_pipeline
 
     with Steps("run", quiet=app.verbosity < 0) as steps:
         result = run_pipeline(app.settings(), as_of=as_of, segments_file=segments_file,
                               log=steps, on_stage=steps.step, allow_stale_lake=allow_stale_lake)
+    _published(app, result)
+
+
+def _published(app: AppContext, result: RunResult) -> None:
     app.info(f"published run {result.run_id}")
     print_frame(result.segment_summary, headers=SUMMARY_HEADERS,
                 title=f"Behavioural segments as of {result.as_of}")
     for line in where_results_are(app, result.as_of, str(result.manifest_path)):
         app.info(line)
+
+
+def _backfill(app: AppContext, dates: list[date], *, segments_file: str | None,
+              allow_stale_lake: bool) -> None:
+    """Every date in one process, a progress bar over the dates; the newest is shown last."""
+    from segengine.run.pipeline import run_dates
+
+    with Steps(f"backfill {dates[0]}..{dates[-1]}", quiet=app.verbosity < 0,
+               total=len(dates)) as steps:
+        def done(result: RunResult, i: int) -> None:
+            steps(f"[{i + 1}/{len(dates)}] published {result.as_of} (run {result.run_id})")
+            steps.step(str(result.as_of))
+
+        def log(message: str) -> None:  # stage lines with -v; warnings and notes always
+            if app.verbosity > 0 or "warning:" in message or "note:" in message:
+                steps(message)
+
+        results = run_dates(app.settings(), dates, segments_file=segments_file, log=log,
+                            on_date=done,
+                            allow_stale_lake=allow_stale_lake)
+    app.info(f"backfilled {len(results)} as-of dates {dates[0]}..{dates[-1]}; "
+             f"try: segengine{data_dir_flag(app)} migration --from {dates[-2]} --to {dates[-1]}")
+    _published(app, results[-1])
 
 
 @cli.command()

@@ -2,16 +2,17 @@
 
 Stages compute every output table in an in-memory DuckDB over the Parquet lake (SQL models in
 queries/) plus Polars/scikit-learn steps; only when all stages and the quality gate succeed are
-the tables published (publish.py). `build_tables` is the pure-ish core used by tests on frames.
+the tables published (publish.py). `build_tables` is the pure-ish core used by tests on frames:
+the stages are declared as data in `table_stages` (inputs, outputs, function) and run by the
+scheduler in stages.py. `run_dates` runs several as-of dates in one process (a backfill,
+backfill.py), each published as its own run; `run_pipeline` is its one-date case.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ import duckdb
 import polars as pl
 
 from segengine.config import Settings
-from segengine.errors import DataError, QualityError
+from segengine.errors import DataError, QualityError, SegengineError
 from segengine.lake.layout import Layout, data_dir_lock, latest_transaction_date, scan_transactions
 from segengine.models.cadence import typical_gap_days
 from segengine.models.churn import churn_features, feature_date_for, fit_churn, label_params
@@ -32,6 +33,7 @@ from segengine.models.rfm import customer_rfm, rfm_segment_summary, score_ks
 from segengine.models.segments import segment_params
 from segengine.rounding import cents, half_up_money, half_up_ratio
 from segengine.run import publish, recover
+from segengine.run.backfill import check_dates, stopped_at
 from segengine.run.churn_curves import held_out_curves
 from segengine.run.quality import (
     CheckResult,
@@ -40,6 +42,7 @@ from segengine.run.quality import (
     run_checks,
 )
 from segengine.run.queries import attach_lake, register_frames, run_model
+from segengine.run.stages import Graph, Stage, StageInput, run_graph
 
 Log = Callable[[str], None]
 
@@ -116,53 +119,79 @@ def date_params(as_of: date, settings: Settings) -> dict[str, date]:
     }
 
 
+TABLE_ORDER = ("customer_segments", "metric_customer_ltv", "metric_avg_transaction_value",
+               "metric_mom_spend_change")
+"""The SQL tables published as they are, in manifest order (feature tables follow)."""
+
+
+def table_stages(*, as_of: date, settings: Settings, segmented_at: datetime, timer: StageTimer,
+                 ml_segments: pl.DataFrame | None = None) -> list[Stage]:
+    """The pipeline's stage graph, critical path first (the declared order is the priority when
+    a worker is free): activity -> segments -> features (RFM, KMeans, churn: mostly
+    single-threaded Python) -> 360, while MoM and the small SQL metrics take the other core."""
+    params: dict[str, Any] = date_params(as_of, settings)
+
+    def sql(name: str, inputs: tuple[str, ...], extra: dict[str, Any] | None = None,
+            *, materialize: bool = True) -> Stage:
+        bound = params | (extra or {})
+        return Stage(name, inputs, (name,), lambda s: {name: timer.run(name, lambda: run_model(
+            s.con, name, bound, materialize=materialize))})
+
+    def activity(s: StageInput) -> dict[str, Any]:
+        frame = timer.run("customer_activity", lambda: run_model(s.con, "customer_activity",
+                                                                 params))
+        first = frame.get_column("first_transaction_date").min() if frame.height else as_of
+        register_frames(s.con, {"calendar_months": calendar_months(first, as_of)})  # type: ignore[arg-type]
+        return {"customer_activity": frame, "calendar_months": True}
+
+    def features(s: StageInput) -> dict[str, Any]:
+        return {"features": _feature_tables(
+            s.con, {"customer_segments": s["customer_segments"]}, s["customer_activity"],
+            as_of=as_of, settings=settings, segmented_at=segmented_at, timer=timer,
+            ml_segments=ml_segments)}
+
+    def profile(s: StageInput) -> dict[str, Any]:
+        register_frames(s.con, {k: s["features"].get(k, pl.DataFrame(schema=v))
+                                for k, v in EMPTY_FEATURES.items()})
+        return {"customer_360_profile": timer.run("customer_360_profile", lambda: run_model(
+            s.con, "customer_360_profile", params))}
+
+    return [
+        Stage("customer_activity", (), ("customer_activity", "calendar_months"), activity),
+        sql("customer_segments", ("customer_activity",), segment_params(settings.segments)),
+        sql("metric_mom_spend_change", ("customer_activity", "calendar_months"),
+            materialize=False),
+        Stage("features", ("customer_activity", "customer_segments"), ("features",), features),
+        sql("metric_customer_ltv", ("customer_segments",)),
+        sql("metric_avg_transaction_value", ("customer_activity", "customer_segments")),
+        Stage("customer_360_profile", ("features", "customer_activity", "customer_segments",
+                                       "metric_customer_ltv", "metric_avg_transaction_value"),
+              ("customer_360_profile",), profile),
+        sql("dim_customer", ("customer_segments",)),
+    ]
+
+
 def build_tables(con: duckdb.DuckDBPyConnection, *, as_of: date, settings: Settings,
                  segmented_at: datetime, timer: StageTimer,
-                 ml_segments: pl.DataFrame | None = None,
-                 after_mom: Callable[[], None] | None = None) -> dict[str, pl.DataFrame]:
-    """Compute every output table on a connection exposing `transactions` and `customers`.
+                 ml_segments: pl.DataFrame | None = None, extra_stages: Sequence[Stage] = (),
+                 workers: int = 2) -> dict[str, Any]:
+    """Compute every output table on a connection exposing `transactions` and `customers`, by
+    running the stage graph on `workers` cursors (1: strictly sequential, same tables).
 
-    `after_mom` runs on the second worker once MoM is done, while this thread finishes the
-    single-threaded model stages (the run uses it for the quality gate's recomputation, which
-    needs nothing from here); build_tables does not wait for it.
+    `extra_stages` join the graph (the run adds the quality gate's recomputation, which overlaps
+    the model stages); their outputs are returned beside the tables.
     """
-    params: dict[str, Any] = date_params(as_of, settings)
-    t: dict[str, pl.DataFrame] = {}
-    activity = timer.run("customer_activity", lambda: run_model(con, "customer_activity", params))
-    first = activity.get_column("first_transaction_date").min() if activity.height else as_of
-    register_frames(con, {"calendar_months": calendar_months(first, as_of)})  # type: ignore[arg-type]
-    # MoM is the one SQL pass nothing else waits for: it runs on a second cursor while this
-    # thread does the segment, RFM, KMeans and churn stages (mostly single-threaded Python).
-    mom_cursor = con.cursor()
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segengine-mom")
-    mom = pool.submit(timer.run, "metric_mom_spend_change",
-                      lambda: run_model(mom_cursor, "metric_mom_spend_change", params,
-                                        materialize=False))
-    if after_mom is not None:
-        pool.submit(after_mom)
-    try:
-        t["customer_segments"] = timer.run("customer_segments", lambda: run_model(
-            con, "customer_segments", params | segment_params(settings.segments)))
-        for name in ("metric_customer_ltv", "metric_avg_transaction_value"):
-            t[name] = timer.run(name, lambda n=name: run_model(con, n, params))  # type: ignore[misc]
-        features = _feature_tables(con, t, activity, as_of=as_of, settings=settings,
-                                   segmented_at=segmented_at, timer=timer,
-                                   ml_segments=ml_segments)
-        t["metric_mom_spend_change"] = mom.result()
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)  # a failed build needs no after_mom
-        raise
-    finally:
-        concurrent.futures.wait([mom])  # never close the cursor under a running query
-        mom_cursor.close()
-        pool.shutdown(wait=False)  # after_mom, if queued, runs on; nothing here waits for it
-    t.update({k: v for k, v in features.items() if k not in INTERNAL_RELATIONS})
-    register_frames(con, {k: features.get(k, pl.DataFrame(schema=s))
-                          for k, s in EMPTY_FEATURES.items()})
-    t["customer_360_profile"] = timer.run("customer_360_profile",
-                                          lambda: run_model(con, "customer_360_profile", params))
-    t["dim_customer"] = timer.run("dim_customer", lambda: run_model(con, "dim_customer", {}))
+    extra = list(extra_stages)
+    values = run_graph(Graph(table_stages(as_of=as_of, settings=settings,
+                                          segmented_at=segmented_at, timer=timer,
+                                          ml_segments=ml_segments) + extra),
+                       con=con, workers=workers)
+    t: dict[str, Any] = {name: values[name] for name in TABLE_ORDER}
+    t.update({k: v for k, v in values["features"].items() if k not in INTERNAL_RELATIONS})
+    t["customer_360_profile"] = values["customer_360_profile"]
+    t["dim_customer"] = values["dim_customer"]
     t["customer_segments_history"] = t["customer_segments"]
+    t.update({name: values[name] for stage in extra for name in stage.outputs})
     return t
 
 
@@ -226,78 +255,102 @@ def run_pipeline(settings: Settings, *, as_of: date | None = None,
     An as_of after the lake's last transaction date is refused before any computation (every
     window would look empty, §4) unless `allow_stale_lake`. `on_stage(name)` is called as each
     stage ends (the CLI's progress bar)."""
+    return run_dates(settings, [as_of], segments_file=segments_file, log=log, now=now,
+                     allow_stale_lake=allow_stale_lake, on_stage=on_stage)[0]
+
+
+def run_dates(settings: Settings, dates: Sequence[date | None], *,
+              segments_file: str | None = None, log: Log | None = None,
+              now: datetime | None = None, allow_stale_lake: bool = False,
+              on_stage: Callable[[str], None] | None = None,
+              on_date: Callable[[RunResult, int], None] | None = None) -> list[RunResult]:
+    """Run and publish each date in the given order (None: the lake's last date) in one process
+    sharing the lock, the lake attach, the scikit-learn import and the settings checks; each
+    date is its own run (run_id, manifest, atomic publish). A failure at a later date leaves the
+    earlier ones published and says so (backfill.py). `on_date(result, i)` after each publish."""
     say: Log = log or (lambda _m: None)
     layout = Layout(settings.data_dir)
     with data_dir_lock(layout, "run"):
         recover.roll_forward(layout, say)  # finishes a publish a crash cut short after its commit
-        started = now or datetime.now(UTC)
         lake_end = latest_transaction_date(layout)
-        if as_of is not None and as_of > lake_end and not allow_stale_lake:
-            raise DataError(
-                f"--as-of {as_of} is after the last transaction in the lake ({layout.root}): "
-                f"the lake ends on {lake_end}, so every recent window would look empty and "
-                "healthy customers would be published as Declining. Pull or ingest first, or "
-                "pass --allow-stale-lake")
-        as_of = as_of or lake_end
-        run_id = f"{as_of.isoformat()}_{started.strftime('%Y%m%dT%H%M%S%fZ')}"
-        say(f"run {run_id}: as of {as_of.isoformat()}")
+        check_dates([d for d in dates if d is not None], lake_end=lake_end, root=layout.root,
+                    allow_stale_lake=allow_stale_lake)
         threading.Thread(target=_prefetch_ml, name="sklearn-import", daemon=True).start()
         score_ks(settings.rfm)  # fail fast on bad [rfm]/[clusters] settings
         parse_k(settings.clusters)
-        timer = StageTimer(say, on_stage=on_stage)
         ml = _load_ml_segments(segments_file or settings.ml.segments_file or None)
-        gate_inputs: Future[tuple[pl.Series, pl.DataFrame]] = Future()
-
-        def recompute() -> None:  # the gate's independent side, on the idle core
-            try:
-                mark = time.perf_counter()
-                result = independent_recomputation(
-                    scan_transactions(layout, end=as_of), settings.quality.reconcile_sample,
-                    as_of=as_of)
-                timer.record("quality_recomputation", time.perf_counter() - mark,
-                             result[1].height)
-                gate_inputs.set_result(result)
-            except BaseException as exc:  # noqa: BLE001 - re-raised below by result()
-                gate_inputs.set_exception(exc)
-
+        results: list[RunResult] = []
         con = duckdb.connect()
         try:
             attach_lake(con, layout)
-            tables = build_tables(con, as_of=as_of, settings=settings,
-                                  segmented_at=started.replace(tzinfo=None), timer=timer,
-                                  ml_segments=ml, after_mom=recompute)
+            for i, as_of in enumerate(d or lake_end for d in dates):
+                try:
+                    results.append(_run_one(con, layout, settings, as_of=as_of, ml=ml,
+                                            started=now or datetime.now(UTC), say=say,
+                                            on_stage=on_stage))
+                except SegengineError as exc:
+                    if len(dates) == 1:
+                        raise
+                    raise stopped_at(exc, as_of, published=[r.as_of for r in results],
+                                     total=len(dates)) from exc
+                if on_date is not None:
+                    on_date(results[-1], i)
         finally:
             con.close()
-        if tables["customer_segments"].height == 0:
-            raise DataError(f"no approved transactions on or before {as_of} in {layout.root}; "
-                            "pick a later --as-of (the current tables were left as they are)")
-        gate_start = time.perf_counter()
-        population, recomputed = gate_inputs.result()
-        checks = run_checks(tables, population=population, recomputed=recomputed,
-                            segments=settings.segments, config=settings.quality)
-        timer.record("quality_gate", time.perf_counter() - gate_start, len(checks))
-        failed = errors(checks)
-        if failed:
-            raise QualityError(
-                "quality gate failed, nothing was published: "
-                + "; ".join(r.describe() for r in failed)
-                + ". Inspect these customers' transactions in the lake; the previously "
-                "published tables are unchanged"
-            )
-        for r in checks:
-            if not r.passed:
-                say(f"  warning: {r.describe()}")
-        unknown, examples = timer.unknown_ml_ids
-        if unknown:
-            say(f"  warning: {unknown} customer id(s) in the segments file are not in the lake "
-                f"(e.g. {', '.join(examples[:5])}); they are not joined")
-        manifest = publish.publish_run(layout, tables, as_of=as_of, run_id=run_id,
-                                       started=started, stages=timer.stages, checks=checks,
-                                       settings=settings, log=say)
-        return RunResult(as_of=as_of, run_id=run_id, manifest_path=manifest,
-                         row_counts={k: v.height for k, v in tables.items()},
-                         stages=timer.stages, checks=checks,
-                         segment_summary=segment_summary(tables["customer_segments"]))
+        return results
+
+
+def _run_one(con: duckdb.DuckDBPyConnection, layout: Layout, settings: Settings, *,
+             as_of: date, ml: pl.DataFrame | None, started: datetime, say: Log,
+             on_stage: Callable[[str], None] | None) -> RunResult:
+    """One date: build every table, gate quality, publish atomically (the lock is held)."""
+    run_id = f"{as_of.isoformat()}_{started.strftime('%Y%m%dT%H%M%S%fZ')}"
+    say(f"run {run_id}: as of {as_of.isoformat()}")
+    timer = StageTimer(say, on_stage=on_stage)
+
+    def recompute(_s: StageInput) -> dict[str, Any]:  # the gate's independent side
+        mark = time.perf_counter()
+        result = independent_recomputation(
+            scan_transactions(layout, end=as_of), settings.quality.reconcile_sample, as_of=as_of)
+        timer.record("quality_recomputation", time.perf_counter() - mark, result[1].height)
+        return {"quality_inputs": result}
+
+    # after MoM: it then overlaps the single-threaded model stages, not the SQL scans
+    gate_side = Stage("quality_recomputation", (), ("quality_inputs",), recompute,
+                      after=("metric_mom_spend_change",))
+    tables = build_tables(con, as_of=as_of, settings=settings,
+                          segmented_at=started.replace(tzinfo=None), timer=timer,
+                          ml_segments=ml, extra_stages=[gate_side])
+    population, recomputed = tables.pop("quality_inputs")
+    if tables["customer_segments"].height == 0:
+        raise DataError(f"no approved transactions on or before {as_of} in {layout.root}; "
+                        "pick a later --as-of (the current tables were left as they are)")
+    gate_start = time.perf_counter()
+    checks = run_checks(tables, population=population, recomputed=recomputed,
+                        segments=settings.segments, config=settings.quality)
+    timer.record("quality_gate", time.perf_counter() - gate_start, len(checks))
+    failed = errors(checks)
+    if failed:
+        raise QualityError(
+            "quality gate failed, nothing was published: "
+            + "; ".join(r.describe() for r in failed)
+            + ". Inspect these customers' transactions in the lake; the previously "
+            "published tables are unchanged"
+        )
+    for r in checks:
+        if not r.passed:
+            say(f"  warning: {r.describe()}")
+    unknown, examples = timer.unknown_ml_ids
+    if unknown:
+        say(f"  warning: {unknown} customer id(s) in the segments file are not in the lake "
+            f"(e.g. {', '.join(examples[:5])}); they are not joined")
+    manifest = publish.publish_run(layout, tables, as_of=as_of, run_id=run_id,
+                                   started=started, stages=timer.stages, checks=checks,
+                                   settings=settings, log=say)
+    return RunResult(as_of=as_of, run_id=run_id, manifest_path=manifest,
+                     row_counts={k: v.height for k, v in tables.items()},
+                     stages=timer.stages, checks=checks,
+                     segment_summary=segment_summary(tables["customer_segments"]))
 
 
 def _load_ml_segments(path: str | None) -> pl.DataFrame | None:
