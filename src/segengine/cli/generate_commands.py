@@ -13,6 +13,7 @@ from segengine.config import GenerateConfig
 from segengine.errors import ConfigError, DataError
 from segengine.lake.generate import generate_customers, generate_transactions
 from segengine.lake.layout import Layout, data_dir_lock
+from segengine.lake import summaries
 from segengine.lake.loads import LakeLoad, foreign_data
 from segengine.present.console import track
 
@@ -109,6 +110,7 @@ def generate(app: AppContext, customers: int | None, months: int | None, end: da
                          "seed": config.seed})
         finally:
             load.abort()
+        summaries.refresh(layout)
     if removed:
         app.detail(f"removed {removed} partition(s) outside the generated months")
     click.echo(

@@ -52,6 +52,9 @@ def where_results_are(app: AppContext, as_of: date, manifest: str) -> list[str]:
 @click.option("--engine", type=click.Choice(["local", "snowflake"]), default="local",
               show_default=True, help="Where the models run: DuckDB over the lake, or inside "
               "Snowflake over [snowflake.source], published to [snowflake.target].")
+@click.option("--no-summaries", "no_summaries", is_flag=True,
+              help="Read every raw lake row instead of the month summaries (the reference "
+              "path; same results, slower).")
 @click.option("--dry-run", is_flag=True,
               help="With --engine snowflake: print every statement of the run; create nothing.")
 @click.option("--connection", metavar="NAME",
@@ -60,7 +63,7 @@ def where_results_are(app: AppContext, as_of: date, manifest: str) -> list[str]:
 @error_boundary
 def run(app: AppContext, as_of: date | None, segments_file: str | None,
         allow_stale_lake: bool = False, engine: str = "local", dry_run: bool = False,
-        connection: str | None = None) -> None:
+        connection: str | None = None, no_summaries: bool = False) -> None:
     """Compute every output table as of a date and publish warehouse, out/ and the manifest.
 
     With --engine snowflake the same models run inside Snowflake instead (only customer-grain
@@ -81,7 +84,8 @@ def run(app: AppContext, as_of: date | None, segments_file: str | None,
 
     with Steps("run", quiet=app.verbosity < 0) as steps:
         result = run_pipeline(app.settings(), as_of=as_of, segments_file=segments_file,
-                              log=steps, on_stage=steps.step, allow_stale_lake=allow_stale_lake)
+                              log=steps, on_stage=steps.step, allow_stale_lake=allow_stale_lake,
+                              summaries=not no_summaries)
     app.info(f"published run {result.run_id}")
     print_frame(result.segment_summary, headers=SUMMARY_HEADERS,
                 title=f"Behavioural segments as of {result.as_of}")

@@ -217,12 +217,14 @@ def _prefetch_ml() -> None:
 def run_pipeline(settings: Settings, *, as_of: date | None = None,
                  segments_file: str | None = None, log: Log | None = None,
                  now: datetime | None = None, allow_stale_lake: bool = False,
-                 on_stage: Callable[[str], None] | None = None) -> RunResult:
+                 on_stage: Callable[[str], None] | None = None,
+                 summaries: bool = True) -> RunResult:
     """Compute every table as of the date, gate quality, then publish warehouse, out/ and runs/.
 
     An as_of after the lake's last transaction date is refused before any computation (every
     window would look empty, §4) unless `allow_stale_lake`. `on_stage(name)` is called as each
-    stage ends (the CLI's progress bar)."""
+    stage ends (the CLI's progress bar). `summaries=False` reads every raw row (the reference
+    path, `run --no-summaries`) instead of the month summaries (lake/summaries.py)."""
     say: Log = log or (lambda _m: None)
     layout = Layout(settings.data_dir)
     with data_dir_lock(layout, "run"):
@@ -259,7 +261,10 @@ def run_pipeline(settings: Settings, *, as_of: date | None = None,
 
         con = duckdb.connect()
         try:
-            attach_lake(con, layout)
+            mark = time.perf_counter()
+            parts = attach_lake(con, layout, date_params(as_of, settings) if summaries else None)
+            if parts is not None:
+                timer.record("month_summaries", time.perf_counter() - mark, len(parts["whole"]))
             tables = build_tables(con, as_of=as_of, settings=settings,
                                   segmented_at=started.replace(tzinfo=None), timer=timer,
                                   ml_segments=ml, after_mom=recompute)
