@@ -11,9 +11,9 @@ import click
 from segengine.cli import AppContext, cli, error_boundary, parse_date, pass_app
 from segengine.config import GenerateConfig
 from segengine.errors import ConfigError, DataError
+from segengine.lake import summaries
 from segengine.lake.generate import generate_customers, generate_transactions
 from segengine.lake.layout import Layout, data_dir_lock
-from segengine.lake import summaries
 from segengine.lake.loads import LakeLoad, foreign_data
 from segengine.present.console import track
 

@@ -1,10 +1,11 @@
 """Month summaries: one (customer, month) summary per immutable month partition (design §12.1).
 
 `lake/summaries/month=YYYY-MM.parquet` holds, per customer with a transaction in that month,
-everything the SQL models aggregate over a window, exactly: counts, integer cents sums (BIGINT;
-a checked cast, so an impossible overflow fails loudly; all approved, Travel/Airlines/Hotels, Grocery/Gas/Utilities), the sum of squared cents (exact
-stddev), min/max cents, first/last approved date and the list of approved amounts in cents (the
-window median is the median of the concatenated lists, exact).
+everything the SQL models aggregate over a window, exactly: counts, integer cents sums (BIGINT,
+a checked cast, so an overflow fails loudly: all approved, Travel/Airlines/Hotels,
+Grocery/Gas/Utilities), the sum of squared cents (DECIMAL(38, 0), for the exact stddev),
+min/max cents, first/last approved date and the list of approved amounts in cents (the window
+median is the median of the concatenated lists, exact).
 
 Each file carries, in its Parquet key-value metadata, the fingerprint of the partition it was
 built from: size, mtime_ns and inode of `part-0.parquet` plus the summary format. A partition is

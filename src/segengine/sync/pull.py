@@ -23,8 +23,8 @@ import pyarrow.parquet as pq
 
 from segengine.config import Settings
 from segengine.errors import ConfigError
-from segengine.lake.ingest import map_columns, replace_months_in_lake, write_rejects
 from segengine.lake import summaries
+from segengine.lake.ingest import map_columns, replace_months_in_lake, write_rejects
 from segengine.lake.layout import Layout, month_key, write_json_atomic, write_parquet_atomic
 from segengine.lake.schemas import CUSTOMERS, CUSTOMERS_REQUIRED, TRANSACTIONS
 from segengine.lake.validate import (
