@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -165,6 +166,8 @@ def test_a_stale_summary_is_rebuilt_not_trusted(tmp_path: Path) -> None:
                              layout.partition_file(month))
     assert summaries.refresh(layout) == ["2024-01", "2024-02"]
     assert summaries.refresh(layout) == []
+    copied = Layout(shutil.copytree(root, tmp_path / "copied"))  # like `cp -a` of the data dir
+    assert summaries.refresh(copied) == []
     # January is rewritten behind the summaries' back (same size: only the amount changes)
     write_parquet_atomic(frame.head(1).with_columns(
         pl.lit(99).cast(TRANSACTIONS["transaction_amount"]).alias("transaction_amount")),

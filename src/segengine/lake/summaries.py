@@ -8,17 +8,19 @@ min/max cents, first/last approved date and the list of approved amounts in cent
 median is the median of the concatenated lists, exact).
 
 Each file carries, in its Parquet key-value metadata, the fingerprint of the partition it was
-built from: size, mtime_ns and inode of `part-0.parquet` plus the summary format. A partition is
-only ever replaced by renaming a new file over it (lake/loads.py), which gives a new inode and
-mtime, so any rewrite changes the fingerprint. `refresh` (called by ingest, pull and generate
-after they write partitions, and by `run` before reading) rebuilds every summary whose
-fingerprint differs or that is missing, and removes summaries of months that no longer exist.
-A summary is a cache: never trusted without its fingerprint, never part of a lake load.
+built from: size, mtime_ns and a hash of the footer of `part-0.parquet`, plus the summary
+format. A partition is only ever replaced by renaming a new file over it (lake/loads.py), with
+a new mtime and footer, so any rewrite changes the fingerprint. `refresh` (called by ingest,
+pull and generate after they write partitions, and by `run` before reading) rebuilds every
+summary whose fingerprint differs or that is missing, and removes summaries of months that no
+longer exist. A summary is a cache: never trusted without its fingerprint, never part of a lake
+load.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -33,6 +35,7 @@ FORMAT = 2
 """Bump when the summary's columns or meaning change: every summary is then rebuilt."""
 
 STAMP_KEY = "segengine_summary"
+TAIL = 64 * 1024
 TRAVEL = ("Travel", "Airlines", "Hotels")
 NECESSITIES = ("Grocery", "Gas", "Utilities")
 """The category groups of customer_activity.sql (travel/necessities spend); keep in step."""
@@ -51,13 +54,18 @@ def partition_months(layout: Layout) -> list[str]:
     return [f.parent.name.removeprefix("month=") for f in layout.partition_files()]
 
 
-def fingerprint(partition: Path) -> dict[str, int]:
-    """What identifies one written version of a partition file."""
+def fingerprint(partition: Path) -> dict[str, int | str]:
+    """What identifies one written version of a partition file: size, mtime_ns and a hash of
+    its last 64 KiB (the Parquet footer: row counts, chunk sizes and statistics), so a rewrite
+    in the same clock tick is still seen, while `cp -a`/`mv` of the data dir keeps it."""
     st = partition.stat()
-    return {"format": FORMAT, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino}
+    with partition.open("rb") as fh:
+        fh.seek(max(0, st.st_size - TAIL))
+        tail = hashlib.blake2b(fh.read(TAIL), digest_size=16).hexdigest()
+    return {"format": FORMAT, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "tail": tail}
 
 
-def stamp_of(path: Path) -> dict[str, int] | None:
+def stamp_of(path: Path) -> dict[str, int | str] | None:
     """The fingerprint a summary file was built from, or None (missing, unreadable, foreign)."""
     try:
         meta = pq.read_metadata(path).metadata or {}
