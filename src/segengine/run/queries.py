@@ -90,7 +90,10 @@ def attach_lake(con: duckdb.DuckDBPyConnection, layout: Layout,
         _check_types(con, "customers", CUSTOMERS, [layout.customers_file])
     else:
         _empty_view(con, "customers", CUSTOMERS)
-    return None if summaries is None else summary_path.attach_parts(con, layout, summaries)
+    if summaries is None:
+        con.execute(f"DROP VIEW IF EXISTS {summary_path.PARTS}")  # raw path from here on
+        return None
+    return summary_path.attach_parts(con, layout, summaries)
 
 
 def _check_types(con: duckdb.DuckDBPyConnection, view: str, schema: dict[str, Any],
