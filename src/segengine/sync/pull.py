@@ -291,7 +291,7 @@ def run_pull(session: Session, settings: Settings, *, since: str | None = None,
                 _quarantine(layout, validated, result, settings=settings,
                             source="snowflake-transactions", load_id=f"{stamp}-{month}")
                 written = replace_months_in_lake(layout, validated.clean, [month])
-                summaries.refresh(layout, con, months=[month])
+                summaries.refresh(layout, months=[month])  # own connection: con is confined
                 result.months[month] = written[month]
                 result.rows_read += rows
                 if result.watermark is None or month > result.watermark:
