@@ -23,7 +23,6 @@ from segengine.lake import summaries
 from segengine.lake.layout import Layout, month_key
 
 PARTS = "activity_parts"
-AMOUNTS = "activity_amounts"
 
 WINDOW_STARTS = ("last90_start", "prior90_start", "period_start", "s_last90_start",
                  "s_prior90_start", "recent_start", "baseline_start")
@@ -58,14 +57,11 @@ def _paths(files: list[Any]) -> str:
     return "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
 
 
-SUMMARY_COLUMNS = ("customer_id, part_lo, part_hi, n_all, n_approved, sum_c, sum_sq_c, travel_c, "
-                   "necessities_c, min_c, max_c, first_date, last_date")
-
-
 def attach_parts(con: duckdb.DuckDBPyConnection, layout: Layout,
                  params: dict[str, Any]) -> dict[str, Any]:
-    """Create `activity_parts` and `activity_amounts` for as_of = params["as_of"], rebuilding
-    stale summaries of the whole months first. Returns what was read (log and tests)."""
+    """Create the view `activity_parts` for as_of = params["as_of"] (the cut months' parts are
+    computed into table `cut_parts` once), rebuilding stale summaries of the whole months first.
+    Returns what was read (log and tests)."""
     as_of: date = params["as_of"]
     months = [m for m in summaries.partition_months(layout) if m <= month_key(as_of)]
     cut = sorted(cut_months(params) & set(months))
@@ -81,20 +77,20 @@ def attach_parts(con: duckdb.DuckDBPyConnection, layout: Layout,
         for i in range(len(inner))) + " END)") if inner else summaries.MONTH_HI
     raw = (f"read_parquet({_paths([layout.partition_file(m) for m in cut])})" if cut else
            "(SELECT * FROM transactions WHERE FALSE)")
-    con.execute("CREATE OR REPLACE TABLE cut_parts AS " + summaries.parts_select(
-        raw, part_lo=lo, part_hi=hi, amounts=None,
-        where="transaction_date <= CAST($as_of AS DATE)"), bind)
-    amounts = [f"SELECT customer_id, transaction_date AS d, "
-               f"CAST(transaction_amount * 100 AS BIGINT) AS x FROM {raw} "
-               f"WHERE status = 'approved'"]
+    for amount_type in ("INTEGER", "BIGINT"):
+        try:
+            con.execute("CREATE OR REPLACE TABLE cut_parts AS " + summaries.parts_select(
+                raw, part_lo=lo, part_hi=hi, amounts=amount_type,
+                where="transaction_date <= CAST($as_of AS DATE)"), bind)
+            break
+        except duckdb.ConversionException:
+            if amount_type == "BIGINT":
+                raise
     parts = ["SELECT * FROM cut_parts"]
     if whole:
         files = _paths([summaries.summary_file(layout, m) for m in whole])
-        parts.append(f"SELECT {SUMMARY_COLUMNS} FROM read_parquet({files})")
-        amounts.append(f"SELECT customer_id, part_lo AS d, CAST(UNNEST(amounts) AS BIGINT) AS x "
-                       f"FROM read_parquet({files}, union_by_name = true)")
+        parts.append(f"SELECT * FROM read_parquet({files}, union_by_name = true)")
     con.execute(f"CREATE OR REPLACE VIEW {PARTS} AS " + " UNION ALL BY NAME ".join(parts))
-    con.execute(f"CREATE OR REPLACE VIEW {AMOUNTS} AS " + " UNION ALL ".join(amounts))
     return {"whole": whole, "cut": cut, "rebuilt": rebuilt}
 
 
@@ -132,17 +128,9 @@ _SL90 = _window("s_last90_start", "feature_date")
 ACTIVITY_HEAD = f"""WITH p AS (
     SELECT * FROM {PARTS} WHERE part_hi <= CAST($as_of AS DATE)
 ),
-medians AS (
-    SELECT customer_id,
-           CAST(CAST(CAST(MEDIAN(x) * 10 AS BIGINT) AS DECIMAL(18, 0)) * 0.001
-                AS DECIMAL(18, 3)) AS median_amount
-    FROM {AMOUNTS}
-    WHERE d <= CAST($as_of AS DATE)
-    GROUP BY customer_id
-),
 per_customer AS (
     SELECT
-        p.customer_id,
+        customer_id,
         SUM(n_approved) AS total_transactions,
         SUM(CASE WHEN n_approved > 0 THEN sum_c END) * 0.01 AS lifetime_value,
         MIN(first_date) AS first_transaction_date,
@@ -154,7 +142,9 @@ per_customer AS (
         SUM(sum_sq_c) * 0.0001 AS sum_amount_sq,
         CAST(MIN(min_c) * 0.01 AS DECIMAL(12, 2)) AS min_transaction_value,
         CAST(MAX(max_c) * 0.01 AS DECIMAL(12, 2)) AS max_transaction_value,
-        ANY_VALUE(medians.median_amount) AS median_amount,
+        CAST(CAST(CAST(LIST_MEDIAN(FLATTEN(LIST(amounts) FILTER (WHERE amounts IS NOT NULL)))
+                       * 10 AS BIGINT) AS DECIMAL(18, 0)) * 0.001 AS DECIMAL(18, 3))
+            AS median_amount,
         {_count("n_approved", _window("period_start"))} AS period_transactions,
         {_money("sum_c", _window("period_start"))} AS period_spend,
         SUM(n_all) - SUM(n_approved) AS declined_transactions,
@@ -172,8 +162,8 @@ per_customer AS (
         {_count("n_approved", _window("recent_start"))} AS recent_transactions,
         {_money("sum_c", "part_lo > CAST($feature_date AS DATE)")} AS spend_outcome_window,
         {_money("sum_c", _window("baseline_start", "feature_date"))} AS spend_baseline_window
-    FROM p LEFT JOIN medians ON medians.customer_id = p.customer_id
-    GROUP BY p.customer_id
+    FROM p
+    GROUP BY customer_id
 ),
 """
 
