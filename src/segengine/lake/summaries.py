@@ -120,12 +120,14 @@ MONTH_LO = "CAST(DATE_TRUNC('month', transaction_date) AS DATE)"
 MONTH_HI = "CAST(LAST_DAY(transaction_date) AS DATE)"
 
 
-def build(con: duckdb.DuckDBPyConnection, layout: Layout, month: str) -> Path:
-    """(Re)write month's summary from its partition, stamped with the partition's fingerprint.
+def build(con: duckdb.DuckDBPyConnection, layout: Layout, month: str,
+          source: Path | None = None) -> Path:
+    """(Re)write month's summary from its partition (or from `source`, the staged file a load
+    will rename onto it: same size, mtime and bytes), stamped with that file's fingerprint.
 
     Amounts are stored as INTEGER cents (|amount| < $21,474,836.48) and as BIGINT for a month
     holding a larger one, so the lists stay exact."""
-    partition = layout.partition_file(month)
+    partition = source or layout.partition_file(month)
     stamp = fingerprint(partition)  # taken before reading: a rewrite mid-build stays stale
     target = summary_file(layout, month)
     target.parent.mkdir(parents=True, exist_ok=True)
