@@ -24,6 +24,7 @@ from oracle import (
 )
 from segengine.cli import cli
 from segengine.config import DEFAULT_END_DATE
+from segengine.lake import summaries
 from segengine.lake.generate import generate_customers, generate_transactions, month_spans
 from segengine.lake.layout import Layout
 from segengine.lake.schemas import CUSTOMERS, TRANSACTIONS
@@ -40,9 +41,12 @@ def _generate(data_dir: Path, *args: str) -> str:
 
 
 def _digests(data_dir: Path) -> dict[str, str]:
+    """Lake data files; month summaries are caches stamped with their partition's mtime
+    (tests/test_summaries.py), so they differ between two generates by design."""
     return {
         str(p.relative_to(data_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted((data_dir / "lake").rglob("*.parquet"))
+        if p.parent.name != "summaries"
     }
 
 
@@ -65,6 +69,19 @@ def test_same_seed_writes_byte_identical_files(tmp_path: Path) -> None:
     first = _digests(tmp_path / "a")
     assert len(first) == 4
     assert first == _digests(tmp_path / "b")
+    assert len(list((tmp_path / "a" / "lake" / "summaries").glob("month=*.parquet"))) == 3
+
+
+def test_generate_builds_each_summary_while_staging_and_they_are_fresh_after_commit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rebuilt: list[list[str]] = []
+    refresh = summaries.refresh
+    monkeypatch.setattr(summaries, "refresh",
+                        lambda layout, *a, **k: rebuilt.append(refresh(layout, *a, **k)))
+    _generate(tmp_path, "--customers", "50", "--months", "3", "--seed", "5")
+    assert rebuilt == [[]]  # built from the staged files: nothing was stale after the commit
+    layout = Layout(tmp_path)
+    assert all(summaries.is_fresh(layout, m) for m in summaries.partition_months(layout))
 
 
 def test_different_seed_writes_different_data(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ from segengine.config import (
     SnowflakeTarget,
 )
 from segengine.errors import TerminalSyncError, TransientSyncError
+from segengine.lake import summaries
 from segengine.lake.layout import Layout
 from segengine.sync import manifest, pull, push, source, sql, stream
 from segengine.sync.connection import ConnectionParams, session_parameters
@@ -504,6 +505,8 @@ def test_pull_fills_an_empty_lake_then_picks_up_new_and_late_rows(
     assert customers["account_open_date"].to_list() == [date(2023, 2, 1), date(2024, 6, 15)]
     assert pull.read_watermark(layout) == "2025-03"
     assert len(list((layout.root / "rejects" / "snowflake-transactions").glob("*.parquet"))) == 1
+    assert all(summaries.is_fresh(layout, m) for m in ("2025-01", "2025-02", "2025-03"))
+    assert pl.read_parquet(summaries.summary_file(layout, "2025-01"))["sum_c"].to_list() == [11049]
 
     insert_txns(sf, database, [("t6", "00002", "2025-04-02", "20.00", "Gas", "approved"),
                                ("t7", "00001", "2025-02-27", "30.00", "Gas", "approved"),

@@ -11,6 +11,7 @@ import click
 from segengine.cli import AppContext, cli, error_boundary, parse_date, pass_app
 from segengine.config import GenerateConfig
 from segengine.errors import ConfigError, DataError
+from segengine.lake import summaries
 from segengine.lake.generate import generate_customers, generate_transactions
 from segengine.lake.layout import Layout, data_dir_lock
 from segengine.lake.loads import LakeLoad, foreign_data
@@ -75,6 +76,9 @@ def generate(app: AppContext, customers: int | None, months: int | None, end: da
                                "generate.end": end, "generate.seed": seed})
     config = settings.generate
     _check(config)
+    import duckdb
+    import polars as pl
+
     layout = Layout(settings.data_dir)
     started = time.perf_counter()
     rows = 0
@@ -86,8 +90,17 @@ def generate(app: AppContext, customers: int | None, months: int | None, end: da
                                       seed=config.seed)
         written: set[str] = set()
         load = LakeLoad(layout, "generate", f"{datetime.now(UTC):%Y%m%dT%H%M%S}Z-generate")
+        # A summary built from the staged file carries the fingerprint the partition has
+        # after commit (rename keeps size, mtime and bytes); if the load fails it is stale.
+        summary_con = duckdb.connect(config={"threads": 1})
+
+        def stage(part: pl.DataFrame, month: str) -> None:
+            staged = load.put_parquet(part, layout.partition_file(month))
+            summaries.build(summary_con, layout, month, source=staged)
+
         try:
-            # Staging month i overlaps generating month i+1 (both release the GIL).
+            # Staging month i (and its summary) overlaps generating month i+1 (both release
+            # the GIL).
             with ThreadPoolExecutor(max_workers=1) as pool:
                 pending: Future[None] | None = None
                 for month, part in track(parts, total=config.months,
@@ -95,7 +108,7 @@ def generate(app: AppContext, customers: int | None, months: int | None, end: da
                                          quiet=app.verbosity < 0):
                     if pending is not None:
                         pending.result()
-                    pending = pool.submit(load.put_parquet, part, layout.partition_file(month))
+                    pending = pool.submit(stage, part, month)
                     written.add(month)
                     rows += part.height
                 if pending is not None:
@@ -109,6 +122,8 @@ def generate(app: AppContext, customers: int | None, months: int | None, end: da
                          "seed": config.seed})
         finally:
             load.abort()
+            summary_con.close()
+        summaries.refresh(layout)  # verifies the summaries built above, drops removed months
     if removed:
         app.detail(f"removed {removed} partition(s) outside the generated months")
     click.echo(

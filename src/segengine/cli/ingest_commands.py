@@ -29,6 +29,7 @@ def ingest(app: AppContext, paths: tuple[Path, ...], customers: Path | None,
 
     Example: segengine ingest transactions.csv --customers customers.csv
     """
+    from segengine.lake import summaries
     from segengine.lake.ingest import ingest_files
     from segengine.lake.layout import Layout, data_dir_lock
     from segengine.present.console import spinner
@@ -39,6 +40,7 @@ def ingest(app: AppContext, paths: tuple[Path, ...], customers: Path | None,
                                                   quiet=app.verbosity < 0):
         loads = ingest_files(layout, list(paths), config=settings.ingest,
                              now=datetime.now(UTC), customers=customers)
+        summaries.refresh(layout)  # the months this load wrote; the others stay as they are
     for load in loads:
         v = load.validated
         app.info(f"{load.path}: {v.rows_read} rows read, {load.loaded} loaded, "

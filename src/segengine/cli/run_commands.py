@@ -61,6 +61,9 @@ def where_results_are(app: AppContext, as_of: date, manifest: str) -> list[str]:
 @click.option("--engine", type=click.Choice(["local", "snowflake"]), default="local",
               show_default=True, help="Where the models run: DuckDB over the lake, or inside "
               "Snowflake over [snowflake.source], published to [snowflake.target].")
+@click.option("--no-summaries", "no_summaries", is_flag=True,
+              help="Read every raw lake row instead of the month summaries (the reference "
+              "path; same results, slower).")
 @click.option("--dry-run", is_flag=True,
               help="With --engine snowflake: print every statement of the run; create nothing.")
 @click.option("--connection", metavar="NAME",
@@ -69,7 +72,8 @@ def where_results_are(app: AppContext, as_of: date, manifest: str) -> list[str]:
 @error_boundary
 def run(app: AppContext, as_of_values: tuple[str, ...] = (), every: str | None = None,
         segments_file: str | None = None, allow_stale_lake: bool = False,
-        engine: str = "local", dry_run: bool = False, connection: str | None = None) -> None:
+        engine: str = "local", dry_run: bool = False, connection: str | None = None,
+        no_summaries: bool = False) -> None:
     """Compute every output table as of a date and publish warehouse, out/ and the manifest.
 
     Several dates (--as-of repeated, or --as-of A..B --every month-end) are computed oldest
@@ -95,13 +99,15 @@ def run(app: AppContext, as_of_values: tuple[str, ...] = (), every: str | None =
     if dry_run or connection:
         raise click.UsageError("--dry-run and --connection need --engine snowflake")
     if len(dates) > 1:
-        _backfill(app, dates, segments_file=segments_file, allow_stale_lake=allow_stale_lake)
+        _backfill(app, dates, segments_file=segments_file, allow_stale_lake=allow_stale_lake,
+                  summaries=not no_summaries)
         return
     from segengine.run.pipeline import run_pipeline
 
     with Steps("run", quiet=app.verbosity < 0) as steps:
         result = run_pipeline(app.settings(), as_of=as_of, segments_file=segments_file,
-                              log=steps, on_stage=steps.step, allow_stale_lake=allow_stale_lake)
+                              log=steps, on_stage=steps.step, allow_stale_lake=allow_stale_lake,
+                              summaries=not no_summaries)
     _published(app, result)
 
 
@@ -114,7 +120,7 @@ def _published(app: AppContext, result: RunResult) -> None:
 
 
 def _backfill(app: AppContext, dates: list[date], *, segments_file: str | None,
-              allow_stale_lake: bool) -> None:
+              allow_stale_lake: bool, summaries: bool) -> None:
     """Every date in one process, a progress bar over the dates; the newest is shown last."""
     from segengine.run.pipeline import run_dates
 
@@ -129,8 +135,8 @@ def _backfill(app: AppContext, dates: list[date], *, segments_file: str | None,
                 steps(message)
 
         results = run_dates(app.settings(), dates, segments_file=segments_file, log=log,
-                            on_date=done,
-                            allow_stale_lake=allow_stale_lake)
+                            on_date=done, allow_stale_lake=allow_stale_lake,
+                            summaries=summaries)
     app.info(f"backfilled {len(results)} as-of dates {dates[0]}..{dates[-1]}; "
              f"try: segengine{data_dir_flag(app)} migration --from {dates[-2]} --to {dates[-1]}")
     _published(app, results[-1])

@@ -67,13 +67,15 @@ class LakeLoad:
     def _staged(self, target: Path) -> Path:
         return self.stage / target.relative_to(self.layout.root)
 
-    def put_parquet(self, frame: pl.DataFrame, target: Path) -> None:
-        """Stage `frame` as the new content of `target` (a path inside the data directory)."""
+    def put_parquet(self, frame: pl.DataFrame, target: Path) -> Path:
+        """Stage `frame` as the new content of `target` (a path inside the data directory);
+        return the staged file (renamed onto `target` at commit, keeping its mtime)."""
         staged = self._staged(target)
         staged.parent.mkdir(parents=True, exist_ok=True)
         frame.write_parquet(staged, compression="zstd", statistics=True)
         _fsync(staged)
         self._add(target, staged)
+        return staged
 
     def put_json(self, data: Any, target: Path) -> None:
         staged = self._staged(target)

@@ -249,25 +249,30 @@ def _prefetch_ml() -> None:
 def run_pipeline(settings: Settings, *, as_of: date | None = None,
                  segments_file: str | None = None, log: Log | None = None,
                  now: datetime | None = None, allow_stale_lake: bool = False,
-                 on_stage: Callable[[str], None] | None = None) -> RunResult:
+                 on_stage: Callable[[str], None] | None = None,
+                 summaries: bool = True) -> RunResult:
     """Compute every table as of the date, gate quality, then publish warehouse, out/ and runs/.
 
     An as_of after the lake's last transaction date is refused before any computation (every
     window would look empty, §4) unless `allow_stale_lake`. `on_stage(name)` is called as each
-    stage ends (the CLI's progress bar)."""
+    stage ends (the CLI's progress bar). `summaries=False` reads every raw row (the reference
+    path, `run --no-summaries`) instead of the month summaries (lake/summaries.py)."""
     return run_dates(settings, [as_of], segments_file=segments_file, log=log, now=now,
-                     allow_stale_lake=allow_stale_lake, on_stage=on_stage)[0]
+                     allow_stale_lake=allow_stale_lake, on_stage=on_stage,
+                     summaries=summaries)[0]
 
 
 def run_dates(settings: Settings, dates: Sequence[date | None], *,
               segments_file: str | None = None, log: Log | None = None,
               now: datetime | None = None, allow_stale_lake: bool = False,
               on_stage: Callable[[str], None] | None = None,
-              on_date: Callable[[RunResult, int], None] | None = None) -> list[RunResult]:
+              on_date: Callable[[RunResult, int], None] | None = None,
+              summaries: bool = True) -> list[RunResult]:
     """Run and publish each date in the given order (None: the lake's last date) in one process
-    sharing the lock, the lake attach, the scikit-learn import and the settings checks; each
-    date is its own run (run_id, manifest, atomic publish). A failure at a later date leaves the
-    earlier ones published and says so (backfill.py). `on_date(result, i)` after each publish."""
+    sharing the lock, the DuckDB connection, the scikit-learn import and the settings checks;
+    each date is its own run (run_id, manifest, atomic publish) reading the month summaries for
+    its own windows. A failure at a later date leaves the earlier ones published and says so
+    (backfill.py). `on_date(result, i)` after each publish."""
     say: Log = log or (lambda _m: None)
     layout = Layout(settings.data_dir)
     with data_dir_lock(layout, "run"):
@@ -282,12 +287,11 @@ def run_dates(settings: Settings, dates: Sequence[date | None], *,
         results: list[RunResult] = []
         con = duckdb.connect()
         try:
-            attach_lake(con, layout)
             for i, as_of in enumerate(d or lake_end for d in dates):
                 try:
                     results.append(_run_one(con, layout, settings, as_of=as_of, ml=ml,
                                             started=now or datetime.now(UTC), say=say,
-                                            on_stage=on_stage))
+                                            on_stage=on_stage, summaries=summaries))
                 except SegengineError as exc:
                     if len(dates) == 1:
                         raise
@@ -302,11 +306,15 @@ def run_dates(settings: Settings, dates: Sequence[date | None], *,
 
 def _run_one(con: duckdb.DuckDBPyConnection, layout: Layout, settings: Settings, *,
              as_of: date, ml: pl.DataFrame | None, started: datetime, say: Log,
-             on_stage: Callable[[str], None] | None) -> RunResult:
+             on_stage: Callable[[str], None] | None, summaries: bool) -> RunResult:
     """One date: build every table, gate quality, publish atomically (the lock is held)."""
     run_id = f"{as_of.isoformat()}_{started.strftime('%Y%m%dT%H%M%S%fZ')}"
     say(f"run {run_id}: as of {as_of.isoformat()}")
     timer = StageTimer(say, on_stage=on_stage)
+    mark = time.perf_counter()
+    parts = attach_lake(con, layout, date_params(as_of, settings) if summaries else None)
+    if parts is not None:
+        timer.record("month_summaries", time.perf_counter() - mark, len(parts["whole"]))
 
     def recompute(_s: StageInput) -> dict[str, Any]:  # the gate's independent side
         mark = time.perf_counter()

@@ -21,6 +21,7 @@ import polars as pl
 from segengine.errors import QueryError
 from segengine.lake.layout import Layout
 from segengine.lake.schemas import CUSTOMERS, TRANSACTIONS
+from segengine.run import summary_path
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
@@ -63,8 +64,13 @@ def _sql_literal_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def attach_lake(con: duckdb.DuckDBPyConnection, layout: Layout) -> None:
+def attach_lake(con: duckdb.DuckDBPyConnection, layout: Layout,
+                summaries: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Create `transactions` and `customers` views over the lake.
+
+    With `summaries` (the run's date parameters, `date_params`), also create `activity_parts`
+    from the month summaries and the cut months (run/summary_path.py): customer_activity and
+    metric_mom_spend_change then read it instead of raw rows. Returns what the parts hold.
 
     Lake files are written only by segengine with the contract's types, so the views read them
     as they are (a per-row CAST would cost more than the aggregation); a file with other types
@@ -84,6 +90,10 @@ def attach_lake(con: duckdb.DuckDBPyConnection, layout: Layout) -> None:
         _check_types(con, "customers", CUSTOMERS, [layout.customers_file])
     else:
         _empty_view(con, "customers", CUSTOMERS)
+    if summaries is None:
+        con.execute(f"DROP VIEW IF EXISTS {summary_path.PARTS}")  # raw path from here on
+        return None
+    return summary_path.attach_parts(con, layout, summaries)
 
 
 def _check_types(con: duckdb.DuckDBPyConnection, view: str, schema: dict[str, Any],
@@ -130,6 +140,8 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any],
     """Run queries/<name>.sql with its parameters; optionally keep it as table <name> in the
     (in-memory, private) database of the connection."""
     sql = load_sql(name)
+    if name in summary_path.VARIANT_MODELS and summary_path.has_parts(con):
+        sql = summary_path.variant_sql(name, sql)
     wanted = parameters_of(sql)
     missing = wanted - params.keys()
     if missing:

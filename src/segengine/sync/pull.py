@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from segengine.config import Settings
 from segengine.errors import ConfigError
+from segengine.lake import summaries
 from segengine.lake.ingest import map_columns, replace_months_in_lake, write_rejects
 from segengine.lake.layout import Layout, month_key, write_json_atomic, write_parquet_atomic
 from segengine.lake.schemas import CUSTOMERS, CUSTOMERS_REQUIRED, TRANSACTIONS
@@ -290,6 +291,7 @@ def run_pull(session: Session, settings: Settings, *, since: str | None = None,
                 _quarantine(layout, validated, result, settings=settings,
                             source="snowflake-transactions", load_id=f"{stamp}-{month}")
                 written = replace_months_in_lake(layout, validated.clean, [month])
+                summaries.refresh(layout, months=[month])  # own connection: con is confined
                 result.months[month] = written[month]
                 result.rows_read += rows
                 if result.watermark is None or month > result.watermark:
