@@ -245,6 +245,7 @@ def _prefetch_ml() -> None:
     """Import scikit-learn (~2 s, mostly scipy) while DuckDB scans the lake on the C++ side."""
     import sklearn.cluster  # noqa: F401
     import sklearn.ensemble  # noqa: F401
+    import sklearn.linear_model  # noqa: F401 - the churn blend's logistic term
     import sklearn.metrics  # noqa: F401
     import sklearn.model_selection  # noqa: F401
 
