@@ -101,6 +101,18 @@ def test_repeated_as_of_runs_oldest_first(lake: Path) -> None:
     assert recover.published_run(Layout(lake)).as_of == date(2025, 10, 31)
 
 
+def test_each_warning_of_a_backfill_names_its_date(lake: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # every segment holds less than 99% of customers, so every date warns for each segment
+    monkeypatch.setenv("SEGENGINE_QUALITY__MIN_SEGMENT_PCT", "99")
+    result = segengine(lake, "run", "--as-of", "2025-09-30..2025-10-31", "--every", "month-end")
+    assert result.exit_code == 0, result.output
+    warnings = [line.strip() for line in result.output.splitlines() if "warning:" in line]
+    for day in ("2025-09-30", "2025-10-31"):
+        assert sum(w.startswith(f"{day} warning: segment ") for w in warnings) == 5, warnings
+    assert len(warnings) == 10, warnings
+
+
 def test_a_failure_part_way_keeps_the_earlier_dates_and_names_the_failed_one(
         lake: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = pipeline.build_tables

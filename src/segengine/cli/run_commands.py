@@ -130,9 +130,15 @@ def _backfill(app: AppContext, dates: list[date], *, segments_file: str | None,
             steps(f"[{i + 1}/{len(dates)}] published {result.as_of} (run {result.run_id})")
             steps.step(str(result.as_of))
 
+        current = [""]  # the date being computed: its warnings are printed with it
+
         def log(message: str) -> None:  # stage lines with -v; warnings and notes always
-            if app.verbosity > 0 or "warning:" in message or "note:" in message:
+            if message.startswith("run ") and ": as of " in message:
+                current[0] = message.rsplit(": as of ", 1)[1]
+            if app.verbosity > 0:
                 steps(message)
+            elif "warning:" in message or "note:" in message:
+                steps(f"  {current[0]} {message.strip()}" if current[0] else message)
 
         results = run_dates(app.settings(), dates, segments_file=segments_file, log=log,
                             on_date=done, allow_stale_lake=allow_stale_lake,
