@@ -114,7 +114,7 @@ def _recency(at: Snapshot) -> pl.Expr:
     return (pl.lit(at.date) - pl.col("last_transaction_date")).dt.total_days().cast(pl.Float64)
 
 
-def _span(at: Snapshot) -> pl.Expr:
+def _span() -> pl.Expr:
     """Days from the first to the last approved purchase."""
     return (pl.col("last_transaction_date") - pl.col("first_transaction_date")).dt.total_days(
     ).cast(pl.Float64)
@@ -132,12 +132,12 @@ def recency_gaps(at: Snapshot) -> pl.Expr:
 def recency_shrunk_gaps(at: Snapshot) -> pl.Expr:
     """Days since the last purchase over the customer's gap shrunk to the portfolio's:
     (span + unit) / purchases, so one purchase gives the portfolio's gap."""
-    return _recency(at) / ((_span(at) + at.unit) / _purchases())
+    return _recency(at) / ((_span() + at.unit) / _purchases())
 
 
 def relative_purchase_rate(at: Snapshot) -> pl.Expr:
     """Purchases per shrunk gap relative to the portfolio: unit * purchases / (span + unit)."""
-    return at.unit * _purchases() / (_span(at) + at.unit)
+    return at.unit * _purchases() / (_span() + at.unit)
 
 
 def purchases(at: Snapshot) -> pl.Expr:
