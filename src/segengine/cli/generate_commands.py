@@ -93,15 +93,19 @@ def generate(app: AppContext, customers: int | None, months: int | None, end: da
         # A summary built from the staged file carries the fingerprint the partition has
         # after commit (rename keeps size, mtime and bytes); if the load fails it is stale.
         summary_con = duckdb.connect(config={"threads": 1})
+        built: list[Future[object]] = []
 
         def stage(part: pl.DataFrame, month: str) -> None:
             staged = load.put_parquet(part, layout.partition_file(month))
-            summaries.build(summary_con, layout, month, source=staged)
+            built.append(summarizer.submit(summaries.build, summary_con, layout, month,
+                                           source=staged))
 
         try:
-            # Staging month i (and its summary) overlaps generating month i+1 (both release
-            # the GIL).
-            with ThreadPoolExecutor(max_workers=1) as pool:
+            # A pipeline of three threads (all release the GIL): month i+1 is generated while
+            # month i is staged (in month order, so the lake log lists them in order) and
+            # month i-1's summary is built.
+            with ThreadPoolExecutor(max_workers=1) as pool, \
+                    ThreadPoolExecutor(max_workers=1) as summarizer:
                 pending: Future[None] | None = None
                 for month, part in track(parts, total=config.months,
                                          description="generating months",
@@ -113,6 +117,8 @@ def generate(app: AppContext, customers: int | None, months: int | None, end: da
                     rows += part.height
                 if pending is not None:
                     pending.result()
+                for summary in built:
+                    summary.result()
             removed = _remove_stale(load, layout, written)
             load.put_parquet(frame, layout.customers_file)
             # the lake no longer mirrors a Snowflake source, so a pull watermark would be wrong
