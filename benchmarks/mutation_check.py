@@ -154,10 +154,12 @@ def copy_repo(root: Path, dest: Path) -> None:
 
 
 def run_tests(copy: Path, tests: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
+    """Run `tests` in the copy, in one process (`-n 0`: no xdist workers): each mutation selects
+    one or two files, so starting workers would cost more than it saves, and `-x` stops at once."""
     env = {**os.environ, "PYTHONPATH": f"{copy / 'src'}{os.pathsep}{copy}"}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-                           "--no-header", *tests], cwd=copy, env=env, capture_output=True,
-                          text=True, timeout=900)
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-n", "0",
+                           "-p", "no:cacheprovider", "--no-header", *tests], cwd=copy, env=env,
+                          capture_output=True, text=True, timeout=900)
 
 
 def first_failure(output: str) -> str:

@@ -9,8 +9,11 @@ Skipped, with the reason, only when Chromium is not installed (.ci/run installs 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -137,9 +140,12 @@ def app_url(demo: Path) -> Iterator[str]:
     """`segengine app` running on a free localhost port until the module ends."""
     pytest.importorskip("streamlit", reason="the app extra (streamlit) is not installed")
     port = _free_port()
+    # its own process group: `segengine app` runs streamlit as a child, which a terminate() of
+    # segengine alone would leave running after the tests
     proc = subprocess.Popen(
         [sys.executable, "-m", "segengine", "--data-dir", str(demo), "app", "--port", str(port),
-         "--host", "127.0.0.1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+         "--host", "127.0.0.1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -154,11 +160,13 @@ def app_url(demo: Path) -> Iterator[str]:
                 time.sleep(0.5)
         yield url
     finally:
-        proc.terminate()
-        try:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        with contextlib.suppress(ProcessLookupError):  # streamlit, if still running
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def test_app_pages_render_without_errors_and_draw_their_charts(app_url: str,

@@ -47,8 +47,9 @@ def test_update_golden_is_a_pytest_option_that_writes_and_skips(tmp_path: Path) 
         "from pathlib import Path\nfrom tests.golden_files import assert_golden\n"
         "def test_g():\n"
         f"    assert_golden(Path({str(tmp_path / 'g.txt')!r}), 'x', test_file='t.py')\n")
-    update = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                             "-p", "tests.conftest", f"--rootdir={ROOT}", "-c",
+    # -n 0: one test needs no worker processes (addopts asks for two)
+    update = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p",
+                             "no:cacheprovider", "-p", "tests.conftest", f"--rootdir={ROOT}", "-c",
                              str(ROOT / "pyproject.toml"), str(test), "--update-golden"],
                             capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert update.returncode == 0 and "1 skipped" in update.stdout, update.stdout

@@ -1,8 +1,9 @@
 """The suite on other versions than the lock: the newest allowed, and the oldest duckdb/polars.
 
 Marked `newest` / `oldest`, so the default run skips them; .ci/run runs both
-(`pytest -q -s -m "newest or oldest"`). Each creates a fresh venv, installs the repository into
-it and runs the default suite there, printing the versions it ran on:
+(`pytest -q -s -n 0 -m "newest or oldest"`: in one process, as xdist workers do not show `-s`
+output). Each creates a fresh venv, installs the repository into it and runs the default suite
+there (on two xdist workers, like the README test command), printing the versions it ran on:
 - newest: `pip install -e '.[dev]'` WITHOUT constraints.txt, i.e. the newest releases
   pyproject.toml allows: drift (a new duckdb, polars, sqlglot ... that changes a result) shows
   up here before it reaches a user;
