@@ -10,6 +10,7 @@ backfill.py), each published as its own run; `run_pipeline` is its one-date case
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -32,7 +33,7 @@ from segengine.models.mlsegments import attach_segments, read_segments_file
 from segengine.models.rfm import customer_rfm, rfm_segment_summary, score_ks
 from segengine.models.segments import segment_params
 from segengine.rounding import cents, half_up_money, half_up_ratio
-from segengine.run import publish, recover
+from segengine.run import publish, recover, summary_path
 from segengine.run.backfill import check_dates, stopped_at
 from segengine.run.churn_curves import held_out_curves
 from segengine.run.quality import (
@@ -41,7 +42,7 @@ from segengine.run.quality import (
     independent_recomputation,
     run_checks,
 )
-from segengine.run.queries import attach_lake, register_frames, run_model
+from segengine.run.queries import attach_lake, connect_run, register_frames, run_model
 from segengine.run.stages import Graph, Stage, StageInput, run_graph
 
 Log = Callable[[str], None]
@@ -144,6 +145,12 @@ def table_stages(*, as_of: date, settings: Settings, segmented_at: datetime, tim
         register_frames(s.con, {"calendar_months": calendar_months(first, as_of)})  # type: ignore[arg-type]
         return {"customer_activity": frame, "calendar_months": True}
 
+    def mom(s: StageInput) -> dict[str, Any]:  # the last model reading activity_parts
+        frame = timer.run("metric_mom_spend_change", lambda: run_model(
+            s.con, "metric_mom_spend_change", params, materialize=False))
+        summary_path.release_parts(s.con)
+        return {"metric_mom_spend_change": frame}
+
     def features(s: StageInput) -> dict[str, Any]:
         return {"features": _feature_tables(
             s.con, {"customer_segments": s["customer_segments"]}, s["customer_activity"],
@@ -153,14 +160,15 @@ def table_stages(*, as_of: date, settings: Settings, segmented_at: datetime, tim
     def profile(s: StageInput) -> dict[str, Any]:
         register_frames(s.con, {k: s["features"].get(k, pl.DataFrame(schema=v))
                                 for k, v in EMPTY_FEATURES.items()})
+        # not kept as a DuckDB table (no model reads it): one copy less at the run's peak
         return {"customer_360_profile": timer.run("customer_360_profile", lambda: run_model(
-            s.con, "customer_360_profile", params))}
+            s.con, "customer_360_profile", params, materialize=False))}
 
     return [
         Stage("customer_activity", (), ("customer_activity", "calendar_months"), activity),
         sql("customer_segments", ("customer_activity",), segment_params(settings.segments)),
-        sql("metric_mom_spend_change", ("customer_activity", "calendar_months"),
-            materialize=False),
+        Stage("metric_mom_spend_change", ("customer_activity", "calendar_months"),
+              ("metric_mom_spend_change",), mom),
         Stage("features", ("customer_activity", "customer_segments"), ("features",), features),
         sql("metric_customer_ltv", ("customer_segments",)),
         sql("metric_avg_transaction_value", ("customer_activity", "customer_segments")),
@@ -325,7 +333,8 @@ def _run_one(layout: Layout, settings: Settings, *,
     # after MoM: it then overlaps the single-threaded model stages, not the SQL scans
     gate_side = Stage("quality_recomputation", (), ("quality_inputs",), recompute,
                       after=("metric_mom_spend_change",))
-    con = duckdb.connect()
+    spill = tempfile.TemporaryDirectory(prefix="segengine-spill-")
+    con = connect_run(layout, Path(spill.name))
     try:
         mark = time.perf_counter()
         parts = attach_lake(con, layout, date_params(as_of, settings) if summaries else None)
@@ -336,6 +345,7 @@ def _run_one(layout: Layout, settings: Settings, *,
                               ml_segments=ml, extra_stages=[gate_side])
     finally:
         con.close()
+        spill.cleanup()
     population, recomputed = tables.pop("quality_inputs")
     if tables["customer_segments"].height == 0:
         raise DataError(f"no approved transactions on or before {as_of} in {layout.root}; "
