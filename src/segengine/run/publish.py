@@ -75,10 +75,19 @@ def put_in_key_order(tables: dict[str, pl.DataFrame]) -> None:
     """Sort every frame of the dict by its table's key, in place; a frame shared by two
     tables with the same key (customer_segments and its history) is sorted once."""
     done: dict[tuple[int, tuple[str, ...]], pl.DataFrame] = {}
-    for name, frame in tables.items():
+    for name in list(tables):
+        frame = tables[name]
         key = (id(frame), tuple(sort_key(name, frame)))
         if key not in done:
-            done[key] = frame.sort(list(key[1]))
+            order = frame.select(pl.arg_sort_by(list(key[1]))).to_series()
+            columns = frame.get_columns()
+            shared = sum(f is frame for f in tables.values()) > 1
+            del frame
+            if not shared:
+                tables[name] = pl.DataFrame()  # the last reference: each column is freed below
+            for i, column in enumerate(columns):
+                columns[i] = column.gather(order)
+            done[key] = pl.DataFrame(columns)
         tables[name] = done[key]
 
 
