@@ -135,8 +135,10 @@ def table_stages(*, as_of: date, settings: Settings, segmented_at: datetime, tim
     def sql(name: str, inputs: tuple[str, ...], extra: dict[str, Any] | None = None,
             *, materialize: bool = True) -> Stage:
         bound = params | (extra or {})
-        return Stage(name, inputs, (name,), lambda s: {name: timer.run(name, lambda: run_model(
-            s.con, name, bound, materialize=materialize))})
+        # the SQL reads its inputs as DuckDB tables: they are waited for, not passed (`after`),
+        # so run_graph can drop a Polars frame no stage reads any more
+        return Stage(name, (), (name,), lambda s: {name: timer.run(name, lambda: run_model(
+            s.con, name, bound, materialize=materialize))}, after=inputs)
 
     def activity(s: StageInput) -> dict[str, Any]:
         frame = timer.run("customer_activity", lambda: run_model(s.con, "customer_activity",
@@ -167,14 +169,14 @@ def table_stages(*, as_of: date, settings: Settings, segmented_at: datetime, tim
     return [
         Stage("customer_activity", (), ("customer_activity", "calendar_months"), activity),
         sql("customer_segments", ("customer_activity",), segment_params(settings.segments)),
-        Stage("metric_mom_spend_change", ("customer_activity", "calendar_months"),
-              ("metric_mom_spend_change",), mom),
+        Stage("metric_mom_spend_change", (), ("metric_mom_spend_change",), mom,
+              after=("customer_activity", "calendar_months")),
         Stage("features", ("customer_activity", "customer_segments"), ("features",), features),
         sql("metric_customer_ltv", ("customer_segments",)),
         sql("metric_avg_transaction_value", ("customer_activity", "customer_segments")),
-        Stage("customer_360_profile", ("features", "customer_activity", "customer_segments",
-                                       "metric_customer_ltv", "metric_avg_transaction_value"),
-              ("customer_360_profile",), profile),
+        Stage("customer_360_profile", ("features",), ("customer_360_profile",), profile,
+              after=("customer_activity", "customer_segments", "metric_customer_ltv",
+                     "metric_avg_transaction_value")),
         sql("dim_customer", ("customer_segments",)),
     ]
 
@@ -195,8 +197,10 @@ def build_tables(con: duckdb.DuckDBPyConnection, *, as_of: date, settings: Setti
     # extra stages take the free core right after MoM, before the small metrics: the gate's
     # recomputation then overlaps the Python models, not the 360 join (peak memory at 10x)
     after_mom = [s.name for s in stages].index("metric_mom_spend_change") + 1
+    keep = {*TABLE_ORDER, "features", "customer_360_profile", "dim_customer",
+            *(name for stage in extra for name in stage.outputs)}
     values = run_graph(Graph(stages[:after_mom] + extra + stages[after_mom:]),
-                       con=con, workers=workers)
+                       con=con, workers=workers, keep=keep)
     t: dict[str, Any] = {name: values[name] for name in TABLE_ORDER}
     t.update({k: v for k, v in values["features"].items() if k not in INTERNAL_RELATIONS})
     t["customer_360_profile"] = values["customer_360_profile"]
