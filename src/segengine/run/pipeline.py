@@ -14,7 +14,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -177,7 +177,7 @@ def table_stages(*, as_of: date, settings: Settings, segmented_at: datetime, tim
         Stage("customer_360_profile", ("features",), ("customer_360_profile",), profile,
               after=("customer_activity", "customer_segments", "metric_customer_ltv",
                      "metric_avg_transaction_value")),
-        sql("dim_customer", ("customer_segments",)),
+        sql("dim_customer", ("customer_segments",), materialize=False),  # no model reads it
     ]
 
 
@@ -197,6 +197,11 @@ def build_tables(con: duckdb.DuckDBPyConnection, *, as_of: date, settings: Setti
     # extra stages take the free core right after MoM, before the small metrics: the gate's
     # recomputation then overlaps the Python models, not the 360 join (peak memory at 10x)
     after_mom = [s.name for s in stages].index("metric_mom_spend_change") + 1
+    # ... and the 360 join, the build's largest transient (DuckDB's join, its result in Arrow
+    # and Polars), waits for them: the two together made the run's peak RSS at 10x
+    extra_outputs = tuple(o for s in extra for o in s.outputs)
+    stages = [replace(s, after=s.after + extra_outputs) if s.name == "customer_360_profile"
+              else s for s in stages]
     keep = {*TABLE_ORDER, "features", "customer_360_profile", "dim_customer",
             *(name for stage in extra for name in stage.outputs)}
     values = run_graph(Graph(stages[:after_mom] + extra + stages[after_mom:]),
