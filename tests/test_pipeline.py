@@ -214,13 +214,14 @@ def test_turning_churn_off_drops_the_stale_report_and_keeps_user_tables(lake: Pa
     assert "churn_model_report" not in tables and tables["my_snapshot"] == 25
 
 
-def test_put_in_key_order_sorts_in_place_once_per_shared_frame() -> None:
+@pytest.mark.parametrize("gather_above", [0, 1 << 30])  # column by column / frame.sort
+def test_put_in_key_order_sorts_in_place_once_per_shared_frame(gather_above: int) -> None:
     segments = pl.DataFrame({"customer_id": ["c2", "c1"], "customer_segment": ["x", "y"]})
     mom = pl.DataFrame({"customer_id": ["c2", "c1", "c1"],
                         "month": [date(2025, 1, 1), date(2025, 2, 1), date(2025, 1, 1)]})
     tables = {"customer_segments": segments, "customer_segments_history": segments,
               "metric_mom_spend_change": mom}
-    publish.put_in_key_order(tables)
+    publish.put_in_key_order(tables, gather_above)
     assert tables["customer_segments"].get_column("customer_id").to_list() == ["c1", "c2"]
     assert tables["customer_segments_history"] is tables["customer_segments"]
     assert tables["metric_mom_spend_change"].rows() == [
