@@ -214,15 +214,39 @@ def test_turning_churn_off_drops_the_stale_report_and_keeps_user_tables(lake: Pa
     assert "churn_model_report" not in tables and tables["my_snapshot"] == 25
 
 
-def test_put_in_key_order_sorts_in_place_once_per_shared_frame() -> None:
+@pytest.mark.parametrize("gather_above", [0, 1 << 30])  # column by column / frame.sort
+def test_put_in_key_order_sorts_in_place_once_per_shared_frame(gather_above: int) -> None:
     segments = pl.DataFrame({"customer_id": ["c2", "c1"], "customer_segment": ["x", "y"]})
     mom = pl.DataFrame({"customer_id": ["c2", "c1", "c1"],
                         "month": [date(2025, 1, 1), date(2025, 2, 1), date(2025, 1, 1)]})
     tables = {"customer_segments": segments, "customer_segments_history": segments,
               "metric_mom_spend_change": mom}
-    publish.put_in_key_order(tables)
+    publish.put_in_key_order(tables, gather_above)
     assert tables["customer_segments"].get_column("customer_id").to_list() == ["c1", "c2"]
     assert tables["customer_segments_history"] is tables["customer_segments"]
     assert tables["metric_mom_spend_change"].rows() == [
         ("c1", date(2025, 1, 1)), ("c1", date(2025, 2, 1)), ("c2", date(2025, 1, 1))]
     assert segments.get_column("customer_id").to_list() == ["c2", "c1"]  # input frame untouched
+
+
+def test_run_memory_limit_scales_with_the_lake_within_a_floor_and_half_the_ram() -> None:
+    from segengine.run.queries import run_memory_limit
+    gib = 1 << 30
+    assert run_memory_limit(66 << 20, 24 * gib) == gib  # a 1x lake: the 1 GiB floor
+    assert run_memory_limit(664 << 20, 24 * gib) == 3 * (664 << 20)  # 10x: 3x its partitions
+    assert run_memory_limit(20 * gib, 24 * gib) == 12 * gib  # at most half the RAM
+    assert run_memory_limit(0, gib) == gib  # a tiny machine still gets the floor
+
+
+def test_the_run_connection_has_the_lake_sized_limit_and_spills_where_told(tmp_path: Path
+                                                                           ) -> None:
+    from segengine.run.queries import connect_run
+    rows, customers = portfolio()
+    layout = Layout(write_lake(tmp_path / "data", rows, customers=customers))
+    con = connect_run(layout, tmp_path / "spill")
+    try:
+        limit, spill = con.sql("SELECT current_setting('memory_limit'), "
+                               "current_setting('temp_directory')").fetchall()[0]
+    finally:
+        con.close()
+    assert (limit, spill) == ("1.0 GiB", str(tmp_path / "spill"))  # default: 80% of the RAM

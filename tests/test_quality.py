@@ -19,7 +19,13 @@ from tests.frames import AS_OF, compute, portfolio, write_lake
 from segengine.config import QualityConfig, SegmentsConfig, load_settings
 from segengine.lake.schemas import TRANSACTIONS
 from segengine.run.pipeline import run_pipeline
-from segengine.run.quality import CheckResult, errors, independent_recomputation, run_checks
+from segengine.run.quality import (
+    CheckResult,
+    duplicated_rows,
+    errors,
+    independent_recomputation,
+    run_checks,
+)
 
 Tables = dict[str, pl.DataFrame]
 
@@ -91,6 +97,14 @@ def test_a_duplicate_customer_month_fails_the_mom_key_check(
                                          & (pl.col("month") == date(2025, 10, 1)))])
     result = one(gate(base, {"metric_mom_spend_change": doubled}), "customer_id+month unique")
     assert result.failing == 2
+
+
+def test_duplicated_rows_are_every_row_of_a_repeated_key_in_frame_order() -> None:
+    frame = pl.DataFrame({"c": ["a", "b", "a", None, "b", None, "a"],
+                          "m": [1, 1, 2, 5, 1, 5, 1], "row": range(7)})
+    # (a, 1) twice, (b, 1) twice, (None, 5) twice; (a, 2) once: "a" alone repeats, not its key
+    assert duplicated_rows(frame, ["c", "m"]).get_column("row").to_list() == [0, 1, 3, 4, 5, 6]
+    assert duplicated_rows(frame, ["row"]).height == 0
 
 
 def test_a_null_key_fails_the_not_null_check(base: tuple[Tables, pl.Series, pl.DataFrame]

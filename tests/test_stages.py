@@ -215,3 +215,46 @@ def test_the_pipeline_graph_declares_each_stage_once() -> None:
     assert order[0] == "customer_activity" and order[-1] == "dim_customer"
     assert order.index("customer_segments") < order.index("features") < order.index(
         "customer_360_profile")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_keep_returns_only_kept_values_and_drops_the_rest_once_read(workers: int) -> None:
+    rec = Recorder()
+
+    def watch(s: StageInput) -> dict[str, Any]:  # waits for d without reading it
+        return {"w": 0}
+
+    stages = [*diamond(rec), Stage("w", (), ("w",), watch, after=("d",))]
+    values = run_graph(Graph(stages), workers=workers, keep={"f", "w"})
+    assert values == {"f": 7, "w": 0}  # d = (a + 1) + (a + 1) + 1 with a = 1; f = e + d + 1
+
+
+def test_a_value_no_stage_reads_any_more_is_freed_before_the_graph_ends() -> None:
+    import gc
+    import weakref
+
+    class Big:
+        pass
+
+    refs: list[weakref.ref[Big]] = []
+    alive: list[bool] = []
+
+    def make(_s: StageInput) -> dict[str, Any]:
+        big = Big()
+        refs.append(weakref.ref(big))
+        return {"big": big}
+
+    def later(_s: StageInput) -> dict[str, Any]:
+        gc.collect()
+        alive.append(refs[-1]() is not None)
+        return {"later": 1}
+
+    stages = [Stage("make", (), ("big",), make),
+              Stage("use", ("big",), ("used",), lambda s: {"used": type(s["big"]).__name__}),
+              Stage("later", (), ("later",), later, after=("used",))]
+    assert run_graph(Graph(stages), workers=1, keep={"used", "later"}) == {
+        "used": "Big", "later": 1}
+    assert alive == [False]
+    alive.clear()
+    run_graph(Graph(stages), workers=1)  # without keep every value is held to the end
+    assert alive == [True]

@@ -10,10 +10,11 @@ backfill.py), each published as its own run; `run_pipeline` is its one-date case
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from segengine.models.mlsegments import attach_segments, read_segments_file
 from segengine.models.rfm import customer_rfm, rfm_segment_summary, score_ks
 from segengine.models.segments import segment_params
 from segengine.rounding import cents, half_up_money, half_up_ratio
-from segengine.run import publish, recover
+from segengine.run import publish, recover, summary_path
 from segengine.run.backfill import check_dates, stopped_at
 from segengine.run.churn_curves import held_out_curves
 from segengine.run.quality import (
@@ -41,7 +42,7 @@ from segengine.run.quality import (
     independent_recomputation,
     run_checks,
 )
-from segengine.run.queries import attach_lake, register_frames, run_model
+from segengine.run.queries import attach_lake, connect_run, register_frames, run_model
 from segengine.run.stages import Graph, Stage, StageInput, run_graph
 
 Log = Callable[[str], None]
@@ -134,8 +135,10 @@ def table_stages(*, as_of: date, settings: Settings, segmented_at: datetime, tim
     def sql(name: str, inputs: tuple[str, ...], extra: dict[str, Any] | None = None,
             *, materialize: bool = True) -> Stage:
         bound = params | (extra or {})
-        return Stage(name, inputs, (name,), lambda s: {name: timer.run(name, lambda: run_model(
-            s.con, name, bound, materialize=materialize))})
+        # the SQL reads its inputs as DuckDB tables: they are waited for, not passed (`after`),
+        # so run_graph can drop a Polars frame no stage reads any more
+        return Stage(name, (), (name,), lambda s: {name: timer.run(name, lambda: run_model(
+            s.con, name, bound, materialize=materialize))}, after=inputs)
 
     def activity(s: StageInput) -> dict[str, Any]:
         frame = timer.run("customer_activity", lambda: run_model(s.con, "customer_activity",
@@ -143,6 +146,12 @@ def table_stages(*, as_of: date, settings: Settings, segmented_at: datetime, tim
         first = frame.get_column("first_transaction_date").min() if frame.height else as_of
         register_frames(s.con, {"calendar_months": calendar_months(first, as_of)})  # type: ignore[arg-type]
         return {"customer_activity": frame, "calendar_months": True}
+
+    def mom(s: StageInput) -> dict[str, Any]:  # the last model reading activity_parts
+        frame = timer.run("metric_mom_spend_change", lambda: run_model(
+            s.con, "metric_mom_spend_change", params, materialize=False))
+        summary_path.release_parts(s.con)
+        return {"metric_mom_spend_change": frame}
 
     def features(s: StageInput) -> dict[str, Any]:
         return {"features": _feature_tables(
@@ -153,21 +162,22 @@ def table_stages(*, as_of: date, settings: Settings, segmented_at: datetime, tim
     def profile(s: StageInput) -> dict[str, Any]:
         register_frames(s.con, {k: s["features"].get(k, pl.DataFrame(schema=v))
                                 for k, v in EMPTY_FEATURES.items()})
+        # not kept as a DuckDB table (no model reads it): one copy less at the run's peak
         return {"customer_360_profile": timer.run("customer_360_profile", lambda: run_model(
-            s.con, "customer_360_profile", params))}
+            s.con, "customer_360_profile", params, materialize=False))}
 
     return [
         Stage("customer_activity", (), ("customer_activity", "calendar_months"), activity),
         sql("customer_segments", ("customer_activity",), segment_params(settings.segments)),
-        sql("metric_mom_spend_change", ("customer_activity", "calendar_months"),
-            materialize=False),
+        Stage("metric_mom_spend_change", (), ("metric_mom_spend_change",), mom,
+              after=("customer_activity", "calendar_months")),
         Stage("features", ("customer_activity", "customer_segments"), ("features",), features),
         sql("metric_customer_ltv", ("customer_segments",)),
         sql("metric_avg_transaction_value", ("customer_activity", "customer_segments")),
-        Stage("customer_360_profile", ("features", "customer_activity", "customer_segments",
-                                       "metric_customer_ltv", "metric_avg_transaction_value"),
-              ("customer_360_profile",), profile),
-        sql("dim_customer", ("customer_segments",)),
+        Stage("customer_360_profile", ("features",), ("customer_360_profile",), profile,
+              after=("customer_activity", "customer_segments", "metric_customer_ltv",
+                     "metric_avg_transaction_value")),
+        sql("dim_customer", ("customer_segments",), materialize=False),  # no model reads it
     ]
 
 
@@ -187,8 +197,15 @@ def build_tables(con: duckdb.DuckDBPyConnection, *, as_of: date, settings: Setti
     # extra stages take the free core right after MoM, before the small metrics: the gate's
     # recomputation then overlaps the Python models, not the 360 join (peak memory at 10x)
     after_mom = [s.name for s in stages].index("metric_mom_spend_change") + 1
+    # ... and the 360 join, the build's largest transient (DuckDB's join, its result in Arrow
+    # and Polars), waits for them: the two together made the run's peak RSS at 10x
+    extra_outputs = tuple(o for s in extra for o in s.outputs)
+    stages = [replace(s, after=s.after + extra_outputs) if s.name == "customer_360_profile"
+              else s for s in stages]
+    keep = {*TABLE_ORDER, "features", "customer_360_profile", "dim_customer",
+            *(name for stage in extra for name in stage.outputs)}
     values = run_graph(Graph(stages[:after_mom] + extra + stages[after_mom:]),
-                       con=con, workers=workers)
+                       con=con, workers=workers, keep=keep)
     t: dict[str, Any] = {name: values[name] for name in TABLE_ORDER}
     t.update({k: v for k, v in values["features"].items() if k not in INTERNAL_RELATIONS})
     t["customer_360_profile"] = values["customer_360_profile"]
@@ -325,7 +342,8 @@ def _run_one(layout: Layout, settings: Settings, *,
     # after MoM: it then overlaps the single-threaded model stages, not the SQL scans
     gate_side = Stage("quality_recomputation", (), ("quality_inputs",), recompute,
                       after=("metric_mom_spend_change",))
-    con = duckdb.connect()
+    spill = tempfile.TemporaryDirectory(prefix="segengine-spill-")
+    con = connect_run(layout, Path(spill.name))
     try:
         mark = time.perf_counter()
         parts = attach_lake(con, layout, date_params(as_of, settings) if summaries else None)
@@ -336,6 +354,7 @@ def _run_one(layout: Layout, settings: Settings, *,
                               ml_segments=ml, extra_stages=[gate_side])
     finally:
         con.close()
+        spill.cleanup()
     population, recomputed = tables.pop("quality_inputs")
     if tables["customer_segments"].height == 0:
         raise DataError(f"no approved transactions on or before {as_of} in {layout.root}; "

@@ -91,6 +91,15 @@ def _result(name: str, bad: pl.DataFrame, level: str = "error",
     return CheckResult(name, level, bad.height, examples)
 
 
+def duplicated_rows(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """The rows whose key occurs more than once, in frame order. Exact: rows sharing a 64-bit
+    hash of the key are the candidates (every duplicate is one), then the key itself is
+    compared among them. Hashing first holds an 8-byte column where `is_duplicated` on the
+    struct of keys holds the keys' row encoding: ~1.2 GB less peak at 10x (7.9M MoM rows)."""
+    key = pl.struct(keys)
+    return frame.filter(key.hash(seed=0).is_duplicated()).filter(key.is_duplicated())
+
+
 def check_keys(tables: dict[str, pl.DataFrame]) -> list[CheckResult]:
     """Primary keys are unique and not null."""
     out = []
@@ -99,7 +108,7 @@ def check_keys(tables: dict[str, pl.DataFrame]) -> list[CheckResult]:
             continue
         frame = tables[table]
         nulls = frame.filter(pl.any_horizontal(pl.col(k).is_null() for k in keys))
-        dups = frame.filter(pl.struct(list(keys)).is_duplicated())
+        dups = duplicated_rows(frame, list(keys))
         out.append(_result(f"{table}: {'+'.join(keys)} not null", nulls, show=keys[0]))
         out.append(_result(f"{table}: {'+'.join(keys)} unique", dups, show=keys[0]))
     return out

@@ -9,6 +9,7 @@ Conventions every model follows (so it also runs inside Snowflake, design §9):
 
 from __future__ import annotations
 
+import os
 import re
 from functools import cache
 from importlib import resources
@@ -62,6 +63,42 @@ def _strip_comments(sql: str) -> str:
 
 def _sql_literal_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
+
+
+MEMORY_PER_LAKE_BYTE = 3
+"""DuckDB's memory limit for a run, per byte of transaction partitions it may read."""
+MIN_MEMORY = 1 << 30
+RAM_SHARE = 0.5
+
+
+def run_memory_limit(lake_bytes: int, ram_bytes: int) -> int:
+    """The memory_limit (bytes) of a run's in-memory DuckDB: 3x the on-disk size of the
+    transaction partitions, at least 1 GiB and at most half the machine's RAM (pure).
+
+    DuckDB's default is 80% of RAM, and its buffer manager keeps what a query used (the hash
+    tables of customer_activity's per-customer lists of amounts, ~2.4 GB at 10x on top of its
+    tables) until it nears that limit: the run's peak RSS then grows with the machine, not
+    the data. What a run needs grows with the lake (the aggregates over the month summaries
+    and the cut months' raw rows, compressed ~3-5x on disk); 3x the partitions' bytes keeps a
+    1x lake (66 MB) at the 1 GiB floor, far above what it uses, so it never waits or spills,
+    and caps a 10x lake (665 MB) at ~2 GB. Past the limit DuckDB spills to a temporary folder
+    (removed when the connection closes) instead of failing.
+    """
+    wanted = max(MIN_MEMORY, MEMORY_PER_LAKE_BYTE * lake_bytes)
+    return int(min(wanted, max(MIN_MEMORY, RAM_SHARE * ram_bytes)))
+
+
+def physical_ram() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def connect_run(layout: Layout, spill_dir: Path) -> duckdb.DuckDBPyConnection:
+    """The run's in-memory DuckDB, its memory limit set from the lake's size (`run_memory_limit`)
+    and spilling into `spill_dir`."""
+    lake_bytes = sum(f.stat().st_size for f in layout.partition_files())
+    limit = run_memory_limit(lake_bytes, physical_ram())
+    return duckdb.connect(config={"memory_limit": f"{limit // (1 << 20)}MiB",
+                                  "temp_directory": str(spill_dir)})
 
 
 def attach_lake(con: duckdb.DuckDBPyConnection, layout: Layout,

@@ -12,7 +12,7 @@ stages finish (a thread cannot be killed mid-query), then the first exception is
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -110,11 +110,14 @@ class Graph:
 
 def run_graph(graph: Graph, *, given: Mapping[str, Any] | None = None,
               con: duckdb.DuckDBPyConnection | None = None,
-              workers: int = 2) -> dict[str, Any]:
+              workers: int = 2, keep: Collection[str] | None = None) -> dict[str, Any]:
     """Run every stage once, each as soon as its inputs exist and a worker is free; returns
     every value (given and produced) by name. With `con`, each worker thread runs its stages on
-    its own cursor of it (closed here once no stage can use it)."""
+    its own cursor of it (closed here once no stage can use it). With `keep`, only those values
+    are returned, and any other is dropped as soon as no stage left to run reads it (memory: a
+    big intermediate frame is not held to the end)."""
     values: dict[str, Any] = dict(given or {})
+    exists = set(values)
     absent = sorted(graph.given - values.keys())
     if absent:
         raise GraphError(f"the caller did not give: {', '.join(absent)}")
@@ -145,7 +148,7 @@ def run_graph(graph: Graph, *, given: Mapping[str, Any] | None = None,
     try:
         while pending or running:
             while failure is None and len(running) < max(1, workers):
-                stage = next((s for s in pending if all(i in values for i in s.waits_for)), None)
+                stage = next((s for s in pending if all(i in exists for i in s.waits_for)), None)
                 if stage is None:
                     break
                 pending.remove(stage)
@@ -160,6 +163,11 @@ def run_graph(graph: Graph, *, given: Mapping[str, Any] | None = None,
                     failure = failure or exc
                 else:
                     values.update(future.result())
+                    exists.update(future.result())
+            if keep is not None:
+                read = {i for s in [*pending, *running.values()] for i in s.inputs}
+                for name in [n for n in values if n not in keep and n not in read]:
+                    del values[name]
     except BaseException:
         wait(running)  # e.g. Ctrl-C in this thread: never close a cursor under a running query
         raise
