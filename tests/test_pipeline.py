@@ -250,3 +250,38 @@ def test_the_run_connection_has_the_lake_sized_limit_and_spills_where_told(tmp_p
     finally:
         con.close()
     assert (limit, spill) == ("1.0 GiB", str(tmp_path / "spill"))  # default: 80% of the RAM
+
+
+def test_the_raw_path_connection_keeps_duckdbs_default_limit(tmp_path: Path) -> None:
+    from segengine.run.queries import connect_run
+    rows, customers = portfolio()
+    layout = Layout(write_lake(tmp_path / "data", rows, customers=customers))
+    con = connect_run(layout, tmp_path / "spill", limited=False)
+    try:
+        limit = con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    finally:
+        con.close()
+    assert limit != "1.0 GiB"  # 80% of this machine's RAM: more than the 1 GiB floor here
+
+
+def test_a_build_out_of_memory_under_the_limit_is_computed_again_without_it(
+        lake: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = json.loads(run_pipeline(_settings(lake)).manifest_path.read_text())
+    real = pipeline.build_tables
+    limits: list[str] = []
+
+    def tight_then_real(con: duckdb.DuckDBPyConnection, **kwargs: object) -> object:
+        limits.append(con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0])
+        if len(limits) == 1:
+            raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block")
+        return real(con, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "build_tables", tight_then_real)
+    said: list[str] = []
+    result = run_pipeline(_settings(lake), log=said.append)
+    got = json.loads(result.manifest_path.read_text())
+    assert limits[0] == "1.0 GiB" and limits[1] != "1.0 GiB" and len(limits) == 2
+    assert any("ran out of memory" in m and "without the limit" in m for m in said)
+    assert {k: v["content_hash"] for k, v in got["outputs"].items()} == {
+        k: v["content_hash"] for k, v in expected["outputs"].items()}
+    assert [s["stage"] for s in got["stages"]].count("customer_activity") == 1

@@ -342,19 +342,28 @@ def _run_one(layout: Layout, settings: Settings, *,
     # after MoM: it then overlaps the single-threaded model stages, not the SQL scans
     gate_side = Stage("quality_recomputation", (), ("quality_inputs",), recompute,
                       after=("metric_mom_spend_change",))
-    spill = tempfile.TemporaryDirectory(prefix="segengine-spill-")
-    con = connect_run(layout, Path(spill.name))
+    def build(limited: bool) -> dict[str, Any]:
+        spill = tempfile.TemporaryDirectory(prefix="segengine-spill-")
+        con = connect_run(layout, Path(spill.name), limited=limited)
+        try:
+            mark = time.perf_counter()
+            parts = attach_lake(con, layout, date_params(as_of, settings) if summaries else None)
+            if parts is not None:
+                timer.record("month_summaries", time.perf_counter() - mark, len(parts["whole"]))
+            return build_tables(con, as_of=as_of, settings=settings,
+                                segmented_at=started.replace(tzinfo=None), timer=timer,
+                                ml_segments=ml, extra_stages=[gate_side])
+        finally:
+            con.close()
+            spill.cleanup()
+
     try:
-        mark = time.perf_counter()
-        parts = attach_lake(con, layout, date_params(as_of, settings) if summaries else None)
-        if parts is not None:
-            timer.record("month_summaries", time.perf_counter() - mark, len(parts["whole"]))
-        tables = build_tables(con, as_of=as_of, settings=settings,
-                              segmented_at=started.replace(tzinfo=None), timer=timer,
-                              ml_segments=ml, extra_stages=[gate_side])
-    finally:
-        con.close()
-        spill.cleanup()
+        tables = build(limited=summaries)
+    except duckdb.OutOfMemoryException as exc:  # the lake-sized limit was too tight: no limit
+        say(f"  warning: DuckDB ran out of memory under the run's memory limit "
+            f"({str(exc).splitlines()[0][:160]}); computing {as_of} again without the limit")
+        timer.stages.clear()
+        tables = build(limited=False)
     population, recomputed = tables.pop("quality_inputs")
     if tables["customer_segments"].height == 0:
         raise DataError(f"no approved transactions on or before {as_of} in {layout.root}; "

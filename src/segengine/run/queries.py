@@ -92,13 +92,19 @@ def physical_ram() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def connect_run(layout: Layout, spill_dir: Path) -> duckdb.DuckDBPyConnection:
-    """The run's in-memory DuckDB, its memory limit set from the lake's size (`run_memory_limit`)
-    and spilling into `spill_dir`."""
-    lake_bytes = sum(f.stat().st_size for f in layout.partition_files())
-    limit = run_memory_limit(lake_bytes, physical_ram())
-    return duckdb.connect(config={"memory_limit": f"{limit // (1 << 20)}MiB",
-                                  "temp_directory": str(spill_dir)})
+def connect_run(layout: Layout, spill_dir: Path, *, limited: bool = True
+                ) -> duckdb.DuckDBPyConnection:
+    """The run's in-memory DuckDB spilling into `spill_dir`, its memory limit set from the
+    lake's size (`run_memory_limit`) when `limited`, else DuckDB's default (80% of the RAM).
+
+    Unlimited is for the raw path (`run --no-summaries`: its aggregates over every raw row,
+    lists of amounts included, do not fit the summary path's limit at 10x) and for the retry
+    after a limited build ran out of memory (pipeline._run_one)."""
+    config: dict[str, str | bool | int | float | list[str]] = {"temp_directory": str(spill_dir)}
+    if limited:
+        lake_bytes = sum(f.stat().st_size for f in layout.partition_files())
+        config["memory_limit"] = f"{run_memory_limit(lake_bytes, physical_ram()) // (1 << 20)}MiB"
+    return duckdb.connect(config=config)
 
 
 def attach_lake(con: duckdb.DuckDBPyConnection, layout: Layout,
