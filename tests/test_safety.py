@@ -763,3 +763,21 @@ def test_a_ragged_row_keeps_the_expected_number_of_columns(tmp_path: Path) -> No
     assert "Original Line: TX,CX,2024-01-01,5.00,extra" in result.stderr
     assert "a row has a different number of fields than the header" in result.stderr
     assert state(data_dir) == {}
+
+
+def test_the_next_command_removes_temporary_files_a_killed_summary_build_left(
+        tmp_path: Path) -> None:
+    from segengine.lake.layout import Layout, data_dir_lock
+
+    data_dir = tmp_path / "data"
+    assert segengine(data_dir, "generate", "--customers", "30", "--months", "2").exit_code == 0
+    before = lake_data(data_dir)
+    summaries = data_dir / "lake" / "summaries"
+    ours = summaries / ".month=2025-07.parquet.ab12.tmp"  # summaries.build's own temporary
+    duckdbs = summaries / "tmp_.month=2025-07.parquet.ab12.tmp"  # DuckDB COPY's, inside it
+    for stray in (ours, duckdbs):
+        stray.write_bytes(b"half a parquet file")
+    with data_dir_lock(Layout(data_dir), "next command"):
+        pass
+    assert leftovers(data_dir) == []
+    assert lake_data(data_dir) == before

@@ -174,8 +174,9 @@ def recover(layout: Layout) -> list[str]:
                     "commit (the lake is as it was before it)")
     with contextlib.suppress(OSError):
         staging.rmdir()
-    for tmp in lake.rglob(".*.tmp"):
-        tmp.unlink(missing_ok=True)
+    for pattern in (".*.tmp", "tmp_.*.tmp"):  # ours, and DuckDB COPY's own temporary name
+        for tmp in lake.rglob(pattern):
+            tmp.unlink(missing_ok=True)
     return done
 
 

@@ -140,7 +140,7 @@ def build(con: duckdb.DuckDBPyConnection, layout: Layout, month: str,
                                part_hi=MONTH_HI, amounts=amount_type)
             try:
                 con.execute(f"COPY ({sql} ORDER BY customer_id) TO {_sql_path(Path(tmp))} "
-                            f"(FORMAT parquet, COMPRESSION zstd, "
+                            f"(FORMAT parquet, COMPRESSION zstd, USE_TMP_FILE false, "
                             f"KV_METADATA {{{STAMP_KEY}: '{meta}'}})")
                 break
             except duckdb.ConversionException:
